@@ -122,7 +122,9 @@ impl DbUrl {
             .name("username")
             .map(|u| decode(u.as_str()))
             .filter(|u| !u.is_empty());
-        let password = caps.name("password").map(|p| Secret::new(decode(p.as_str())));
+        let password = caps
+            .name("password")
+            .map(|p| Secret::new(decode(p.as_str())));
         let database = caps
             .name("database")
             .map(|d| decode(d.as_str()))
@@ -251,7 +253,10 @@ mod tests {
         assert_eq!(u.host.as_deref(), Some("db.example"));
         assert_eq!(u.port, Some(5433));
         assert_eq!(u.database.as_deref(), Some("pi"));
-        assert_eq!(u.to_string(), "postgresql+psycopg2://pi:***@db.example:5433/pi");
+        assert_eq!(
+            u.to_string(),
+            "postgresql+psycopg2://pi:***@db.example:5433/pi"
+        );
         assert!(!format!("{u:?}").contains("p@ss"));
     }
 
@@ -263,9 +268,12 @@ mod tests {
         let m = DbUrl::parse("mariadb+pymysql://pi:x@127.0.0.1:3306/pi").unwrap();
         assert_eq!(m.backend, Backend::Mysql);
         assert_eq!(m.port, Some(3306));
-        let s = DbUrl::parse("mysql://pi:x@localhost/pi?unix_socket=/run/mysqld/mysqld.sock")
-            .unwrap();
-        assert_eq!(s.query_param("unix_socket"), Some("/run/mysqld/mysqld.sock"));
+        let s =
+            DbUrl::parse("mysql://pi:x@localhost/pi?unix_socket=/run/mysqld/mysqld.sock").unwrap();
+        assert_eq!(
+            s.query_param("unix_socket"),
+            Some("/run/mysqld/mysqld.sock")
+        );
         let p = DbUrl::parse("postgresql://pi@/pi?host=/var/run/postgresql").unwrap();
         assert_eq!(p.host, None);
         assert_eq!(p.query_param("host"), Some("/var/run/postgresql"));

@@ -3,7 +3,18 @@
 //! The binary (`src/main.rs`) is a thin shell around [`app::run`]; everything else lives in
 //! this library so integration tests and benchmarks use the same code.
 
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod commands;
 pub mod db;
 pub mod dburl;
+pub mod executor;
 pub mod interrupt;
+pub mod job;
+pub mod picfg;
+pub mod report;
+pub mod scheduler;
 pub mod secret;
+pub mod settings;
+pub mod tasks;

@@ -101,7 +101,11 @@ pub fn delete_matching(
     let dialect = conn.dialect();
     let mut outcome = DeleteOutcome::default();
     let Some(limit) = plan.chunksize else {
-        let sql = format!("DELETE FROM {} WHERE {}", dialect.quote(plan.table), plan.filter);
+        let sql = format!(
+            "DELETE FROM {} WHERE {}",
+            dialect.quote(plan.table),
+            plan.filter
+        );
         let n = in_transaction_with_retry(conn, |c| c.execute(&sql, &plan.params))
             .map_err(|error| DeleteFailed { error, deleted: 0 })?;
         outcome.deleted = n;
@@ -174,8 +178,11 @@ mod tests {
         c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
             .unwrap();
         for i in 1..=n {
-            c.execute("INSERT INTO t VALUES (?, ?)", &[Value::Int(i), Value::Int(i % 2)])
-                .unwrap();
+            c.execute(
+                "INSERT INTO t VALUES (?, ?)",
+                &[Value::Int(i), Value::Int(i % 2)],
+            )
+            .unwrap();
         }
         c
     }
@@ -220,8 +227,8 @@ mod tests {
             }
         }
         let it = Interrupt::new();
-        let out = delete_matching(&mut c, &plan(Some(3)), &mut StopAfterFirst(it.clone()), &it)
-            .unwrap();
+        let out =
+            delete_matching(&mut c, &plan(Some(3)), &mut StopAfterFirst(it.clone()), &it).unwrap();
         assert_eq!(out.deleted, 3);
         assert_eq!(out.interrupted, Some(2));
         assert_eq!(remaining(&mut c).len(), 17);

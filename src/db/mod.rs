@@ -6,6 +6,7 @@
 pub mod delete;
 mod dialect;
 mod open;
+mod sql_split;
 pub mod sqlite;
 mod value;
 
@@ -16,6 +17,7 @@ pub mod postgres;
 
 pub use dialect::Dialect;
 pub use open::{open, OpenOptions};
+pub use sql_split::split_sql_statements;
 pub use value::{Row, Value};
 
 /// What went wrong, in the terms retry and exit-code decisions need.

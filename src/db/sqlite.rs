@@ -187,7 +187,10 @@ mod tests {
         c.execute("INSERT INTO t VALUES (?)", &[Value::DateTime(dt)])
             .unwrap();
         let rows = c.query_rows("SELECT d FROM t", &[]).unwrap();
-        assert_eq!(rows[0].get(0), &Value::Text("2026-11-22 12:00:00.000000".into()));
+        assert_eq!(
+            rows[0].get(0),
+            &Value::Text("2026-11-22 12:00:00.000000".into())
+        );
         assert_eq!(rows[0].get(0).as_datetime(), Some(dt));
     }
 

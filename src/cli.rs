@@ -1,0 +1,191 @@
+//! Command-line types (clap derive) only: no logic, no I/O. `normalize_args` rewrites
+//! privacyIDEA's two-letter short options (`-hw`, `-lw`), which clap cannot express.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pi-manage",
+    version,
+    about = "Maintenance for privacyIDEA databases: declarative YAML plans and privacyIDEA's own pi-manage commands",
+    after_help = "Exit codes: 0 ok, 1 a task failed, 2 invalid input or usage, 3 could not connect to a database, 130/143 interrupted.\nDocs: README.md and docs/ in the pi-manage repository."
+)]
+pub struct Cli {
+    /// privacyIDEA's configuration file [default: $PRIVACYIDEA_CONFIGFILE, else /etc/privacyidea/pi.cfg]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub picfg: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Report format: human-readable text, or one JSON document for machines.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate job files, then run their tasks in order.
+    Run(RunArgs),
+    /// Check job files without touching any database.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of job files.
+    Schema,
+    /// Audit log commands.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// privacyIDEA configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Set up a privacyIDEA installation.
+    #[command(subcommand)]
+    Setup(SetupCommand),
+    /// Deprecated alias of `pi-manage audit rotate`.
+    #[command(name = "rotate_audit", hide = true)]
+    RotateAudit(AuditRotateArgs),
+    /// Deprecated alias of `pi-manage setup create_tables`.
+    #[command(name = "create_tables", alias = "createdb", hide = true)]
+    CreateTables(CreateTablesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Job files to run, in order.
+    #[arg(required = true, value_name = "JOB.yaml")]
+    pub jobs: Vec<PathBuf>,
+    /// Compute and report what would be done; change nothing.
+    #[arg(long, alias = "dryrun")]
+    pub dry_run: bool,
+    /// Run only the task with this name.
+    #[arg(long, value_name = "NAME")]
+    pub task: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Job files to check.
+    #[arg(required = true, value_name = "JOB.yaml")]
+    pub jobs: Vec<PathBuf>,
+    /// Result format (same as the global --output).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Delete old audit entries, by watermarks (default), by age or by a rules file.
+    Rotate(AuditRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditRotateArgs {
+    /// Rotate when the audit log has more than this many entries (also -hw).
+    #[arg(long, default_value_t = 10_000, value_name = "INT")]
+    pub highwatermark: u64,
+    /// Keep this many of the newest entries (also -lw).
+    #[arg(long, default_value_t = 5_000, value_name = "INT")]
+    pub lowwatermark: u64,
+    /// Delete entries older than this many days instead of using the watermarks.
+    #[arg(long, default_value_t = 0, value_name = "DAYS")]
+    pub age: u64,
+    /// A privacyIDEA rules file (YAML list of `rotate: DAYS` plus column regexes); wins over --age.
+    #[arg(long, value_name = "RULES.yaml")]
+    pub config: Option<PathBuf>,
+    /// Only report what would be deleted.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+    /// Delete in chunks of this many rows, each committed on its own.
+    #[arg(long, value_name = "INT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunksize: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Challenge commands.
+    #[command(subcommand)]
+    Challenge(ChallengeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChallengeCommand {
+    /// Delete expired challenges (or, with --age, challenges older than that).
+    Cleanup(ChallengeCleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChallengeCleanupArgs {
+    /// Delete challenges created more than this many minutes ago, expired or not.
+    #[arg(long, value_name = "MINUTES")]
+    pub age: Option<u64>,
+    /// Delete in chunks of this many rows, each committed on its own.
+    #[arg(long, value_name = "INT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunksize: Option<u64>,
+    /// Only report what would be deleted.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetupCommand {
+    /// Create privacyIDEA's tables in an empty database and stamp the schema revision.
+    #[command(name = "create_tables")]
+    CreateTables(CreateTablesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateTablesArgs {
+    /// Only report what would be created.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+}
+
+/// Rewrite privacyIDEA's `-hw N` / `-lw N` (and `-hw=N`) into the long options.
+pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|a| {
+            let Some(s) = a.to_str() else { return a };
+            for (short, long) in [("-hw", "--highwatermark"), ("-lw", "--lowwatermark")] {
+                if s == short {
+                    return OsString::from(long);
+                }
+                if let Some(v) = s.strip_prefix(short).and_then(|r| r.strip_prefix('=')) {
+                    return OsString::from(format!("{long}={v}"));
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn privacyidea_short_watermarks() {
+        let args = normalize_args(
+            ["pi-manage", "audit", "rotate", "-hw", "20", "-lw=5"].map(OsString::from),
+        );
+        let cli = Cli::parse_from(args);
+        let Command::Audit(AuditCommand::Rotate(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!((a.highwatermark, a.lowwatermark), (20, 5));
+    }
+}

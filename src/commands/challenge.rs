@@ -1,0 +1,20 @@
+//! `pi-manage config challenge cleanup`: privacyIDEA's flags, built into one
+//! `challenge_cleanup` task (`--age` is in minutes there).
+
+use crate::app::{AppError, Globals};
+use crate::cli::ChallengeCleanupArgs;
+use crate::job::model::{ChallengeCleanup, Duration, TaskSpec};
+
+pub fn cleanup(globals: &Globals, args: &ChallengeCleanupArgs) -> Result<i32, AppError> {
+    let spec = ChallengeCleanup {
+        name: Some("challenge cleanup".into()),
+        older_than: args.age.map(Duration::from_minutes),
+        chunksize: args.chunksize,
+    };
+    super::run_single_task(
+        globals,
+        "challenge cleanup",
+        TaskSpec::ChallengeCleanup(spec),
+        args.dryrun,
+    )
+}

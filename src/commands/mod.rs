@@ -1,0 +1,65 @@
+//! One file per command group. Commands turn their arguments into tasks and hand them to the
+//! executor; they hold no task logic.
+
+pub mod audit;
+pub mod challenge;
+pub mod run;
+pub mod schema;
+pub mod setup;
+pub mod validate;
+
+use std::path::Path;
+
+use crate::app::{AppError, Globals};
+use crate::clock::SystemClock;
+use crate::db::OpenOptions;
+use crate::executor::{self, RunOptions, Runtime};
+use crate::interrupt::Interrupt;
+use crate::job::diagnostic::Diagnostic;
+use crate::job::model::TaskSpec;
+use crate::report::{self, Reporter, Style};
+use crate::settings::{process_env, Settings, SettingsRequest};
+use crate::tasks::{self, TaskSite};
+
+/// Run one task built from command-line flags (the privacyIDEA-style commands), printing
+/// privacyIDEA's lines.
+pub(crate) fn run_single_task(
+    globals: &Globals,
+    job: &str,
+    spec: TaskSpec,
+    dry_run: bool,
+) -> Result<i32, AppError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
+    let site = TaskSite::command_line(&cwd);
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let task = tasks::prepare(&spec, &site, &mut diags);
+    report::print_diagnostics(&diags);
+    let Some(task) = task else {
+        return Err(AppError::Invalid(format!("{job}: nothing was run")));
+    };
+    let settings = Settings::resolve(
+        &SettingsRequest {
+            explicit_picfg: globals.picfg.clone(),
+            ..Default::default()
+        },
+        &process_env,
+    )?;
+    let mut reporter = Reporter::new(globals.format, Style::Peer, globals.quiet);
+    let rt = Runtime {
+        clock: &SystemClock,
+        interrupt: &Interrupt::global(),
+        open: OpenOptions::default(),
+    };
+    let opts = RunOptions {
+        dry_run,
+        only_task: None,
+    };
+    let file = settings
+        .picfg_path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    executor::run_tasks(job, &file, &[task], &settings, &opts, &rt, &mut reporter);
+    reporter.finish();
+    Ok(executor::exit_code(&reporter.reports))
+}

@@ -1,0 +1,99 @@
+//! `pi-manage run JOB.yaml…`: validate every file and resolve every installation first,
+//! then run the jobs in order. Nothing runs if anything is invalid.
+
+use crate::app::{AppError, Globals};
+use crate::cli::RunArgs;
+use crate::clock::SystemClock;
+use crate::db::OpenOptions;
+use crate::executor::{self, JobStatus, RunOptions, Runtime};
+use crate::interrupt::Interrupt;
+use crate::job::check::{load_job, ValidJob};
+use crate::report::{self, Reporter, Style};
+use crate::settings::{process_env, Settings, SettingsRequest};
+
+pub fn run(globals: &Globals, args: &RunArgs) -> Result<i32, AppError> {
+    let mut jobs: Vec<ValidJob> = Vec::new();
+    let mut problems = 0;
+    for path in &args.jobs {
+        match load_job(path) {
+            Ok(job) => {
+                report::print_diagnostics(&job.warnings);
+                jobs.push(job);
+            }
+            Err(diags) => {
+                problems += diags.iter().filter(|d| d.is_error()).count();
+                report::print_diagnostics(&diags);
+            }
+        }
+    }
+    if problems > 0 {
+        return Err(AppError::Invalid(format!(
+            "{problems} problem{} found; nothing was run",
+            if problems == 1 { "" } else { "s" }
+        )));
+    }
+    if let Some(name) = &args.task {
+        if !jobs
+            .iter()
+            .any(|j| j.tasks.iter().any(|t| t.name() == name))
+        {
+            let known: Vec<&str> = jobs
+                .iter()
+                .flat_map(|j| j.tasks.iter().map(|t| t.name()))
+                .collect();
+            return Err(AppError::Usage(format!(
+                "no task named '{name}' (tasks: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    // Resolve every installation before running anything.
+    let mut resolved = Vec::new();
+    for job in &jobs {
+        let conn = job.file.connection.clone().unwrap_or_default();
+        let req = SettingsRequest {
+            explicit_picfg: conn
+                .picfg
+                .map(|p| {
+                    if p.is_absolute() {
+                        p
+                    } else {
+                        job.base_dir.join(p)
+                    }
+                })
+                .or_else(|| globals.picfg.clone()),
+            database: conn.database,
+            audit_database: conn.audit_database,
+        };
+        let settings = Settings::resolve(&req, &process_env)
+            .map_err(|e| AppError::Invalid(format!("{}: {e}", job.path.display())))?;
+        resolved.push(settings);
+    }
+    let mut reporter = Reporter::new(globals.format, Style::Plan, globals.quiet);
+    let interrupt = Interrupt::global();
+    let rt = Runtime {
+        clock: &SystemClock,
+        interrupt: &interrupt,
+        open: OpenOptions::default(),
+    };
+    for (job, settings) in jobs.iter().zip(&resolved) {
+        let opts = RunOptions {
+            dry_run: args.dry_run || job.file.dryrun,
+            only_task: args.task.clone(),
+        };
+        let report = executor::run_tasks(
+            &job.file.name,
+            &job.path.display().to_string(),
+            &job.tasks,
+            settings,
+            &opts,
+            &rt,
+            &mut reporter,
+        );
+        if report.status == JobStatus::Interrupted {
+            break;
+        }
+    }
+    reporter.finish();
+    Ok(executor::exit_code(&reporter.reports))
+}

@@ -1,0 +1,305 @@
+-- privacyIDEA 3.14 test schema for PostgreSQL, verbatim from schema reference §10.2.
+CREATE TABLE admin (
+  username VARCHAR(120) NOT NULL,
+  password VARCHAR(255),
+  email VARCHAR(255),
+  PRIMARY KEY (username)
+);
+
+CREATE TABLE config (
+  "Key" VARCHAR(255) NOT NULL,
+  "Value" VARCHAR(2000),
+  "Type" VARCHAR(2000),
+  "Description" VARCHAR(2000),
+  PRIMARY KEY ("Key")
+);
+
+CREATE SEQUENCE audit_seq AS BIGINT;
+
+CREATE TABLE pidea_audit (
+  id BIGINT NOT NULL,
+  date TIMESTAMP WITHOUT TIME ZONE,
+  startdate TIMESTAMP WITHOUT TIME ZONE,
+  duration INTERVAL (6),
+  signature VARCHAR(1100),
+  action VARCHAR(200),
+  success INTEGER,
+  authentication VARCHAR(12),
+  serial VARCHAR(200),
+  token_type VARCHAR(12),
+  container_serial VARCHAR(40),
+  container_type VARCHAR(100),
+  "user" VARCHAR(100),
+  realm VARCHAR(255),
+  resolver VARCHAR(255),
+  administrator VARCHAR(100),
+  action_detail VARCHAR(500),
+  info VARCHAR(500),
+  privacyidea_server VARCHAR(255),
+  client VARCHAR(50),
+  user_agent VARCHAR(50),
+  user_agent_version VARCHAR(20),
+  loglevel VARCHAR(12),
+  clearance_level VARCHAR(12),
+  thread_id VARCHAR(20),
+  policies VARCHAR(255),
+  PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_pidea_audit_date ON pidea_audit (date);
+
+CREATE INDEX ix_pidea_audit_user ON pidea_audit ("user");
+
+CREATE SEQUENCE challenge_seq;
+
+CREATE TABLE challenge (
+  id INTEGER NOT NULL,
+  transaction_id VARCHAR(64) NOT NULL,
+  data TEXT,
+  challenge TEXT,
+  "session" VARCHAR(512),
+  serial VARCHAR(40),
+  timestamp TIMESTAMP WITHOUT TIME ZONE,
+  expiration TIMESTAMP WITHOUT TIME ZONE,
+  received_count INTEGER,
+  otp_valid BOOLEAN,
+  PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_challenge_expiration ON challenge (expiration);
+
+CREATE INDEX ix_challenge_serial ON challenge (serial);
+
+CREATE INDEX ix_challenge_timestamp ON challenge (timestamp);
+
+CREATE INDEX ix_challenge_transaction_id ON challenge (transaction_id);
+
+CREATE SEQUENCE policy_seq;
+
+CREATE TABLE policy (
+  id INTEGER NOT NULL,
+  active BOOLEAN,
+  check_all_resolvers BOOLEAN,
+  name VARCHAR(64) NOT NULL,
+  user_case_insensitive BOOLEAN,
+  scope VARCHAR(32) NOT NULL,
+  action TEXT,
+  realm VARCHAR(256),
+  adminrealm VARCHAR(256),
+  adminuser VARCHAR(256),
+  resolver VARCHAR(256),
+  pinode VARCHAR(256),
+  "user" VARCHAR(256),
+  client VARCHAR(256),
+  time VARCHAR(64),
+  user_agents VARCHAR(256),
+  priority INTEGER NOT NULL,
+  PRIMARY KEY (id),
+  UNIQUE (name)
+);
+
+CREATE SEQUENCE policycondition_seq;
+
+CREATE TABLE policycondition (
+  id INTEGER NOT NULL,
+  policy_id INTEGER NOT NULL,
+  section VARCHAR(255) NOT NULL,
+  "Key" VARCHAR(255) NOT NULL,
+  comparator VARCHAR(255) NOT NULL,
+  "Value" VARCHAR(2000) NOT NULL,
+  active BOOLEAN NOT NULL,
+  handle_missing_data VARCHAR(255),
+  PRIMARY KEY (id),
+  FOREIGN KEY(policy_id) REFERENCES policy (id)
+);
+
+CREATE SEQUENCE description_seq;
+
+CREATE TABLE description (
+  id INTEGER NOT NULL,
+  object_id INTEGER NOT NULL,
+  object_type VARCHAR(64) NOT NULL,
+  last_update TIMESTAMP WITHOUT TIME ZONE,
+  description TEXT,
+  PRIMARY KEY (id),
+  FOREIGN KEY(object_id) REFERENCES policy (id)
+);
+
+CREATE SEQUENCE eventhandler_seq;
+
+CREATE TABLE eventhandler (
+  id INTEGER NOT NULL,
+  name VARCHAR(64),
+  active BOOLEAN,
+  ordering INTEGER NOT NULL,
+  position VARCHAR(10),
+  abort_on_error BOOLEAN,
+  event VARCHAR(255) NOT NULL,
+  handlermodule VARCHAR(255) NOT NULL,
+  condition VARCHAR(1024),
+  action VARCHAR(1024),
+  PRIMARY KEY (id)
+);
+
+CREATE SEQUENCE eventhandleropt_seq;
+
+CREATE TABLE eventhandleroption (
+  id INTEGER NOT NULL,
+  eventhandler_id INTEGER,
+  "Key" VARCHAR(255) NOT NULL,
+  "Value" VARCHAR(2000),
+  "Type" VARCHAR(2000),
+  "Description" VARCHAR(2000),
+  PRIMARY KEY (id),
+  CONSTRAINT ehoix_1 UNIQUE (eventhandler_id, "Key"),
+  FOREIGN KEY(eventhandler_id) REFERENCES eventhandler (id)
+);
+
+CREATE SEQUENCE eventhandlercond_seq;
+
+CREATE TABLE eventhandlercondition (
+  id INTEGER NOT NULL,
+  eventhandler_id INTEGER,
+  "Key" VARCHAR(255) NOT NULL,
+  "Value" VARCHAR(2000),
+  comparator VARCHAR(255),
+  PRIMARY KEY (id),
+  CONSTRAINT ehcix_1 UNIQUE (eventhandler_id, "Key"),
+  FOREIGN KEY(eventhandler_id) REFERENCES eventhandler (id)
+);
+
+CREATE SEQUENCE periodictask_seq;
+
+CREATE TABLE periodictask (
+  id INTEGER NOT NULL,
+  name VARCHAR(64) NOT NULL,
+  active BOOLEAN NOT NULL,
+  retry_if_failed BOOLEAN NOT NULL,
+  interval VARCHAR(256) NOT NULL,
+  nodes VARCHAR(256) NOT NULL,
+  taskmodule VARCHAR(256) NOT NULL,
+  ordering INTEGER NOT NULL,
+  last_update TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  PRIMARY KEY (id),
+  UNIQUE (name)
+);
+
+CREATE SEQUENCE periodictaskopt_seq;
+
+CREATE TABLE periodictaskoption (
+  id INTEGER NOT NULL,
+  periodictask_id INTEGER,
+  key VARCHAR(255) NOT NULL,
+  value VARCHAR(2000),
+  PRIMARY KEY (id),
+  CONSTRAINT ptoix_1 UNIQUE (periodictask_id, key),
+  FOREIGN KEY(periodictask_id) REFERENCES periodictask (id)
+);
+
+CREATE SEQUENCE periodictasklastrun_seq;
+
+CREATE TABLE periodictasklastrun (
+  id INTEGER NOT NULL,
+  periodictask_id INTEGER,
+  node VARCHAR(255) NOT NULL,
+  timestamp TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT ptlrix_1 UNIQUE (periodictask_id, node),
+  FOREIGN KEY(periodictask_id) REFERENCES periodictask (id)
+);
+
+CREATE SEQUENCE realm_seq;
+
+CREATE TABLE realm (
+  id INTEGER NOT NULL,
+  name VARCHAR(255) NOT NULL,
+  "default" BOOLEAN,
+  PRIMARY KEY (id),
+  UNIQUE (name)
+);
+
+CREATE SEQUENCE token_seq;
+
+CREATE TABLE token (
+  id INTEGER NOT NULL,
+  description VARCHAR(80),
+  serial VARCHAR(40) NOT NULL,
+  tokentype VARCHAR(30),
+  user_pin VARCHAR(512),
+  user_pin_iv VARCHAR(32),
+  so_pin VARCHAR(512),
+  so_pin_iv VARCHAR(32),
+  pin_seed VARCHAR(32),
+  otplen INTEGER,
+  pin_hash VARCHAR(512),
+  key_enc VARCHAR(2800),
+  key_iv VARCHAR(32),
+  maxfail INTEGER,
+  active BOOLEAN NOT NULL,
+  revoked BOOLEAN,
+  locked BOOLEAN,
+  failcount INTEGER,
+  count INTEGER,
+  count_window INTEGER,
+  sync_window INTEGER,
+  rollout_state VARCHAR(10),
+  PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_token_tokentype ON token (tokentype);
+
+CREATE UNIQUE INDEX ix_token_serial ON token (serial);
+
+CREATE SEQUENCE tokeninfo_seq;
+
+CREATE TABLE tokeninfo (
+  id INTEGER NOT NULL,
+  "Key" VARCHAR(255) NOT NULL,
+  "Value" TEXT,
+  "Type" VARCHAR(100),
+  "Description" VARCHAR(2000),
+  token_id INTEGER,
+  PRIMARY KEY (id),
+  CONSTRAINT tiix_2 UNIQUE (token_id, "Key"),
+  FOREIGN KEY(token_id) REFERENCES token (id)
+);
+
+CREATE INDEX ix_tokeninfo_token_id ON tokeninfo (token_id);
+
+CREATE SEQUENCE tokenowner_seq;
+
+CREATE TABLE tokenowner (
+  id INTEGER NOT NULL,
+  token_id INTEGER,
+  resolver VARCHAR(120),
+  user_id VARCHAR(320),
+  realm_id INTEGER,
+  PRIMARY KEY (id),
+  FOREIGN KEY(token_id) REFERENCES token (id),
+  FOREIGN KEY(realm_id) REFERENCES realm (id)
+);
+
+CREATE INDEX ix_tokenowner_resolver ON tokenowner (resolver);
+
+CREATE INDEX ix_tokenowner_user_id ON tokenowner (user_id);
+
+CREATE INDEX ix_tokenowner_token_id ON tokenowner (token_id);
+
+CREATE SEQUENCE tokenrealm_seq;
+
+CREATE TABLE tokenrealm (
+  id INTEGER NOT NULL,
+  token_id INTEGER,
+  realm_id INTEGER,
+  PRIMARY KEY (id),
+  CONSTRAINT trix_2 UNIQUE (token_id, realm_id),
+  FOREIGN KEY(token_id) REFERENCES token (id),
+  FOREIGN KEY(realm_id) REFERENCES realm (id)
+);
+
+CREATE TABLE alembic_version (
+  version_num VARCHAR(32) NOT NULL,
+  CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+INSERT INTO alembic_version (version_num) VALUES ('b7c1e4d2a9f3');

@@ -1,0 +1,1175 @@
+//! The PostgreSQL driver (`postgres` crate, synchronous; no TLS in this build).
+//!
+//! SQL arrives with `?` placeholders and is rewritten to `$1, $2, …`. PostgreSQL is strict
+//! about parameter types, so each [`Value`] is encoded for the type the server inferred for
+//! its parameter: binary for the integer, float, boolean and timestamp types it matches, and
+//! the text form otherwise (the server then parses it, exactly as it would a literal).
+//! Result cells are read by column type; `interval` comes back as Python's `str(timedelta)`,
+//! the way privacyIDEA (psycopg2) sees `pidea_audit.duration`.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use postgres::config::SslMode;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
+use postgres::{Client, Config, NoTls};
+
+use super::sql_split::{skip_block_comment, skip_dollar_quoted, skip_line_comment, skip_quoted};
+use super::value::SQLITE_DATETIME_FORMAT;
+use super::{Connection, DbError, DbErrorKind, DbResult, Dialect, OpenOptions, Row, Value};
+use crate::dburl::DbUrl;
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+pub struct PostgresConnection {
+    client: Client,
+    target: String,
+}
+
+impl PostgresConnection {
+    /// Connect to the database `url` names: host (or `?host=/socket/dir`), port (5432), user,
+    /// password, database, `?sslmode=disable|allow|prefer` (TLS modes that require encryption
+    /// are refused: this build has no TLS connector), `?application_name=`, `?options=`.
+    pub fn open(url: &DbUrl, opts: &OpenOptions) -> DbResult<Self> {
+        let port = url.port.unwrap_or(5432);
+        let dbname = url.database.clone().unwrap_or_default();
+        let user = url
+            .user
+            .clone()
+            .or_else(|| url.query_param("user").map(str::to_string))
+            .or_else(|| std::env::var("PGUSER").ok())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "postgres".into());
+        let host = url
+            .host
+            .clone()
+            .or_else(|| url.query_param("host").map(str::to_string))
+            .unwrap_or_else(|| default_host(port));
+        let target = format!("postgresql database {dbname} on {host}:{port} as {user}");
+        let password = url.password.as_ref().map(|p| p.expose().to_string());
+        let fail = |kind: DbErrorKind, reason: &str| {
+            DbError::new(
+                kind,
+                scrub(
+                    &format!("cannot connect to {target}: {}", one_line(reason)),
+                    password.as_deref(),
+                ),
+            )
+        };
+
+        let mut config = Config::new();
+        config
+            .host(host.as_str())
+            .port(port)
+            .user(&user)
+            .dbname(&dbname)
+            .connect_timeout(opts.connect_timeout)
+            .application_name(url.query_param("application_name").unwrap_or("pi-manage"));
+        if let Some(p) = &url.password {
+            config.password(p.expose());
+        }
+        if let Some(o) = url.query_param("options") {
+            config.options(o);
+        }
+        match url.query_param("sslmode").unwrap_or("prefer") {
+            "disable" | "allow" | "prefer" => {
+                config.ssl_mode(SslMode::Disable);
+            }
+            m @ ("require" | "verify-ca" | "verify-full") => {
+                return Err(fail(
+                    DbErrorKind::Connect,
+                    &format!(
+                        "sslmode={m} needs TLS, which is not supported by this build of \
+                         pi-manage (use sslmode=disable or prefer, or a local TLS tunnel)"
+                    ),
+                ));
+            }
+            other => {
+                return Err(fail(
+                    DbErrorKind::Connect,
+                    &format!("invalid sslmode '{other}' (disable, allow, prefer, require, verify-ca, verify-full)"),
+                ));
+            }
+        }
+
+        let mut client = config.connect(NoTls).map_err(|e| {
+            let (kind, reason) = match e.as_db_error() {
+                Some(db) => {
+                    let kind = match db.code().code() {
+                        "28P01" | "28000" => DbErrorKind::Auth,
+                        _ => DbErrorKind::Connect,
+                    };
+                    (kind, db.message().to_string())
+                }
+                None => {
+                    let reason = with_causes(&e);
+                    let auth = reason.starts_with("authentication error")
+                        || reason.contains("password missing");
+                    let kind = if auth {
+                        DbErrorKind::Auth
+                    } else {
+                        DbErrorKind::Connect
+                    };
+                    (kind, reason)
+                }
+            };
+            fail(kind, &reason)
+        })?;
+
+        let mut setup = format!("SET lock_timeout = {}", millis(opts.lock_timeout));
+        if let Some(t) = opts.statement_timeout {
+            setup.push_str(&format!("; SET statement_timeout = {}", millis(t)));
+        }
+        client.batch_execute(&setup).map_err(map_err)?;
+        Ok(PostgresConnection { client, target })
+    }
+}
+
+/// libpq's default when no host is given: the local socket directory, else `localhost`.
+fn default_host(port: u16) -> String {
+    for dir in ["/var/run/postgresql", "/run/postgresql", "/tmp"] {
+        if std::path::Path::new(&format!("{dir}/.s.PGSQL.{port}")).exists() {
+            return dir.to_string();
+        }
+    }
+    "localhost".into()
+}
+
+/// A timeout in whole milliseconds, at least 1 (0 would mean "no limit" to PostgreSQL).
+fn millis(d: Duration) -> u128 {
+    d.as_millis().max(1)
+}
+
+/// An error's message followed by those of its causes (`postgres::Error` shows only its kind).
+fn with_causes(e: &dyn StdError) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Belt and braces: no server or library message should contain the password, but if one
+/// ever echoes it, it is masked here.
+fn scrub(message: &str, password: Option<&str>) -> String {
+    match password {
+        Some(p) if !p.is_empty() => message.replace(p, "***"),
+        _ => message.to_string(),
+    }
+}
+
+/// The error kind of a PostgreSQL SQLSTATE.
+fn kind_for_sqlstate(code: &str) -> DbErrorKind {
+    match code {
+        "28P01" | "28000" => DbErrorKind::Auth,
+        "3D000" | "53300" | "57P01" | "57P02" | "57P03" => DbErrorKind::Connect,
+        "40P01" | "40001" => DbErrorKind::Locked,
+        "55P03" | "57014" => DbErrorKind::Timeout,
+        c if c.starts_with("08") => DbErrorKind::Connect,
+        c if c.starts_with("23") => DbErrorKind::Constraint,
+        _ => DbErrorKind::Other,
+    }
+}
+
+fn map_err(e: postgres::Error) -> DbError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        let mut message = format!("postgresql: {}", one_line(db.message()));
+        if let Some(detail) = db.detail() {
+            message.push_str(&format!(" ({})", one_line(detail)));
+        }
+        message.push_str(&format!(" [SQLSTATE {code}]"));
+        return DbError::new(kind_for_sqlstate(code), message);
+    }
+    let io = e
+        .source()
+        .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
+    let kind = if e.is_closed() || io {
+        DbErrorKind::Connect
+    } else {
+        DbErrorKind::Other
+    };
+    DbError::new(kind, format!("postgresql: {}", one_line(&with_causes(&e))))
+}
+
+/// Rewrite `?` placeholders to `$1, $2, …`, leaving `?` inside string literals (`'…'`,
+/// `E'…'`, `$tag$…$tag$`), quoted identifiers and comments alone.
+pub fn rewrite_placeholders(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('?') {
+        return Cow::Borrowed(sql);
+    }
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\'' => {
+                let escape_string = i > 0
+                    && (b[i - 1] == b'E' || b[i - 1] == b'e')
+                    && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
+                i = skip_quoted(b, i, b'\'', escape_string);
+            }
+            b'"' => i = skip_quoted(b, i, b'"', false),
+            b'-' if b.get(i + 1) == Some(&b'-') => i = skip_line_comment(b, i),
+            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
+            b'$' => i = skip_dollar_quoted(b, i),
+            b'?' => {
+                n += 1;
+                out.push_str(&sql[copied..i]);
+                out.push_str(&format!("${n}"));
+                i += 1;
+                copied = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&sql[copied..]);
+    Cow::Owned(out)
+}
+
+/// A bind parameter, encoded for the type the server inferred for it.
+#[derive(Debug)]
+struct Param<'a>(&'a Value);
+
+impl Param<'_> {
+    /// Whether the value goes in binary form for `ty`; otherwise its text form is sent and
+    /// the server parses it (numeric, interval, date, timestamptz, text columns, …).
+    fn binary(&self, ty: &Type) -> bool {
+        match self.0 {
+            Value::Null => true,
+            Value::Int(_) | Value::Bool(_) => matches!(
+                *ty,
+                Type::INT2 | Type::INT4 | Type::INT8 | Type::FLOAT4 | Type::FLOAT8 | Type::BOOL
+            ),
+            Value::Float(_) => matches!(*ty, Type::FLOAT4 | Type::FLOAT8),
+            Value::DateTime(_) => *ty == Type::TIMESTAMP,
+            Value::Text(_) => false,
+        }
+    }
+
+    fn text(&self) -> Cow<'_, str> {
+        match self.0 {
+            Value::Null => Cow::Borrowed(""),
+            Value::Int(i) => Cow::Owned(i.to_string()),
+            Value::Float(f) => Cow::Owned(f.to_string()),
+            Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Value::Text(t) => Cow::Borrowed(t),
+            Value::DateTime(dt) => Cow::Owned(dt.format(SQLITE_DATETIME_FORMAT).to_string()),
+        }
+    }
+}
+
+fn out_of_range(v: &Value, ty: &Type) -> BoxError {
+    format!(
+        "parameter value {v:?} is out of range for type {}",
+        ty.name()
+    )
+    .into()
+}
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        if matches!(self.0, Value::Null) {
+            return Ok(IsNull::Yes);
+        }
+        if !self.binary(ty) {
+            out.extend_from_slice(self.text().as_bytes());
+            return Ok(IsNull::No);
+        }
+        match (self.0, ty) {
+            (Value::Int(_) | Value::Bool(_), _) => {
+                let i = match self.0 {
+                    Value::Int(i) => *i,
+                    _ => matches!(self.0, Value::Bool(true)) as i64,
+                };
+                match *ty {
+                    Type::INT2 => i16::try_from(i)
+                        .map_err(|_| out_of_range(self.0, ty))?
+                        .to_sql(ty, out),
+                    Type::INT4 => i32::try_from(i)
+                        .map_err(|_| out_of_range(self.0, ty))?
+                        .to_sql(ty, out),
+                    Type::INT8 => i.to_sql(ty, out),
+                    Type::FLOAT4 => (i as f32).to_sql(ty, out),
+                    Type::FLOAT8 => (i as f64).to_sql(ty, out),
+                    _ => (i != 0).to_sql(ty, out),
+                }
+            }
+            (Value::Float(f), &Type::FLOAT4) => (*f as f32).to_sql(ty, out),
+            (Value::Float(f), _) => f.to_sql(ty, out),
+            (Value::DateTime(dt), _) => dt.to_sql(ty, out),
+            _ => unreachable!("binary() admits no other combination"),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, ty: &Type) -> postgres::types::Format {
+        if self.binary(ty) {
+            postgres::types::Format::Binary
+        } else {
+            postgres::types::Format::Text
+        }
+    }
+
+    to_sql_checked!();
+}
+
+/// A result cell read by its column type.
+struct Cell(Value);
+
+impl<'a> FromSql<'a> for Cell {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        let v = match *ty {
+            Type::INT2 => Value::Int(i16::from_sql(ty, raw)? as i64),
+            Type::INT4 => Value::Int(i32::from_sql(ty, raw)? as i64),
+            Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
+            Type::OID => Value::Int(u32::from_sql(ty, raw)? as i64),
+            // The shortest decimal form, as psycopg2 reads a `real` ("1.1", not 1.100000023…).
+            Type::FLOAT4 => Value::Float(f32::from_sql(ty, raw)?.to_string().parse()?),
+            Type::FLOAT8 => Value::Float(f64::from_sql(ty, raw)?),
+            Type::NUMERIC => Value::Float(decode_numeric(raw)?.parse()?),
+            Type::BOOL => Value::Bool(bool::from_sql(ty, raw)?),
+            Type::TIMESTAMP => Value::DateTime(NaiveDateTime::from_sql(ty, raw)?),
+            Type::TIMESTAMPTZ => Value::DateTime(DateTime::<Utc>::from_sql(ty, raw)?.naive_utc()),
+            Type::DATE => Value::Text(NaiveDate::from_sql(ty, raw)?.to_string()),
+            Type::TIME => Value::Text(NaiveTime::from_sql(ty, raw)?.to_string()),
+            Type::INTERVAL => Value::Text(decode_interval(raw)?),
+            Type::CHAR => Value::Text(char::from(i8::from_sql(ty, raw)? as u8).to_string()),
+            Type::JSONB => Value::Text(String::from_utf8_lossy(raw.get(1..).unwrap_or(&[])).into()),
+            Type::UUID => Value::Text(format_uuid(raw)?),
+            Type::TEXT
+            | Type::VARCHAR
+            | Type::BPCHAR
+            | Type::NAME
+            | Type::UNKNOWN
+            | Type::JSON
+            | Type::XML
+            | Type::BYTEA => Value::Text(String::from_utf8_lossy(raw).into()),
+            _ if matches!(ty.kind(), Kind::Enum(_)) => {
+                Value::Text(String::from_utf8_lossy(raw).into())
+            }
+            _ => {
+                return Err(format!(
+                    "unsupported PostgreSQL column type {}; cast the column to text in the query",
+                    ty.name()
+                )
+                .into())
+            }
+        };
+        Ok(Cell(v))
+    }
+
+    fn from_sql_null(_ty: &Type) -> Result<Self, BoxError> {
+        Ok(Cell(Value::Null))
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+}
+
+fn take<const N: usize>(raw: &[u8], at: usize) -> Result<[u8; N], BoxError> {
+    raw.get(at..at + N)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| "truncated value from the server".into())
+}
+
+/// The binary `numeric` as decimal text.
+fn decode_numeric(raw: &[u8]) -> Result<String, BoxError> {
+    let ndigits = i16::from_be_bytes(take(raw, 0)?) as i64;
+    let weight = i16::from_be_bytes(take(raw, 2)?) as i64;
+    let sign = u16::from_be_bytes(take(raw, 4)?);
+    let dscale = u16::from_be_bytes(take(raw, 6)?) as usize;
+    match sign {
+        0xC000 => return Ok("NaN".into()),
+        0xD000 => return Ok("inf".into()),
+        0xF000 => return Ok("-inf".into()),
+        _ => {}
+    }
+    let digit = |i: i64| -> Result<u16, BoxError> {
+        if i < 0 || i >= ndigits {
+            Ok(0)
+        } else {
+            Ok(u16::from_be_bytes(take(raw, 8 + 2 * i as usize)?))
+        }
+    };
+    let mut s = String::new();
+    if sign == 0x4000 {
+        s.push('-');
+    }
+    if weight < 0 {
+        s.push('0');
+    } else {
+        for i in 0..=weight {
+            if i == 0 {
+                s.push_str(&digit(i)?.to_string());
+            } else {
+                s.push_str(&format!("{:04}", digit(i)?));
+            }
+        }
+    }
+    if dscale > 0 {
+        let mut frac = String::new();
+        let mut k = 1;
+        while frac.len() < dscale {
+            frac.push_str(&format!("{:04}", digit(weight + k)?));
+            k += 1;
+        }
+        frac.truncate(dscale);
+        s.push('.');
+        s.push_str(&frac);
+    }
+    Ok(s)
+}
+
+/// The binary `interval` rendered as Python's `str(timedelta)`, as psycopg2 converts it
+/// (a year counts 365 days, a month 30): `0:00:00.200327`, `1 day, 2:03:04`, `-1 day, 23:59:59`.
+fn decode_interval(raw: &[u8]) -> Result<String, BoxError> {
+    let micros = i64::from_be_bytes(take(raw, 0)?);
+    let days = i32::from_be_bytes(take(raw, 8)?);
+    let months = i32::from_be_bytes(take(raw, 12)?);
+    Ok(python_timedelta(micros, days, months))
+}
+
+fn python_timedelta(micros: i64, days: i32, months: i32) -> String {
+    const DAY: i128 = 86_400_000_000;
+    let total_days = (months / 12) as i128 * 365 + (months % 12) as i128 * 30 + days as i128;
+    let total = total_days * DAY + micros as i128;
+    let d = total.div_euclid(DAY);
+    let rem = total.rem_euclid(DAY);
+    let (secs, us) = (rem / 1_000_000, rem % 1_000_000);
+    let mut out = String::new();
+    if d != 0 {
+        let plural = if d.abs() != 1 { "s" } else { "" };
+        out.push_str(&format!("{d} day{plural}, "));
+    }
+    out.push_str(&format!(
+        "{}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    ));
+    if us != 0 {
+        out.push_str(&format!(".{us:06}"));
+    }
+    out
+}
+
+fn format_uuid(raw: &[u8]) -> Result<String, BoxError> {
+    if raw.len() != 16 {
+        return Err("invalid uuid from the server".into());
+    }
+    let h: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+impl Connection for PostgresConnection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> DbResult<u64> {
+        let sql = rewrite_placeholders(sql);
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.client.execute(sql.as_ref(), &refs).map_err(map_err)
+    }
+
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        f: &mut dyn FnMut(&Row) -> DbResult<()>,
+    ) -> DbResult<()> {
+        let sql = rewrite_placeholders(sql);
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        let mut rows = self
+            .client
+            .query_raw(sql.as_ref(), params.iter())
+            .map_err(map_err)?;
+        let mut row = Row::default();
+        while let Some(r) = rows.next().map_err(map_err)? {
+            row.0.clear();
+            for i in 0..r.len() {
+                let cell: Cell = r.try_get(i).map_err(map_err)?;
+                row.0.push(cell.0);
+            }
+            f(&row)?;
+        }
+        Ok(())
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> DbResult<()> {
+        self.client.batch_execute(sql).map_err(map_err)
+    }
+
+    fn table_exists(&mut self, table: &str) -> DbResult<bool> {
+        Ok(self
+            .query_i64(
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = ?",
+                &[Value::Text(table.into())],
+            )?
+            .unwrap_or(0)
+            > 0)
+    }
+
+    fn table_columns(&mut self, table: &str) -> DbResult<Vec<String>> {
+        let mut cols = Vec::new();
+        self.for_each_row(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            &[Value::Text(table.into())],
+            &mut |row| {
+                if let Some(n) = row.get(0).as_str() {
+                    cols.push(n.to_string());
+                }
+                Ok(())
+            },
+        )?;
+        Ok(cols)
+    }
+
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+    /// The admin URL from `PIM_TEST_POSTGRES_URL`; `None` (test skipped) when unset, except
+    /// under `CI=true`, where a missing server configuration is a failure.
+    fn admin_url(test: &str) -> Option<DbUrl> {
+        match std::env::var("PIM_TEST_POSTGRES_URL") {
+            Ok(u) if !u.trim().is_empty() => Some(DbUrl::parse(&u).expect("PIM_TEST_POSTGRES_URL")),
+            _ => {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!("{test}: PIM_TEST_POSTGRES_URL is not set (required when CI=true)");
+                }
+                eprintln!("{test}: skipped, PIM_TEST_POSTGRES_URL is not set");
+                None
+            }
+        }
+    }
+
+    fn opts() -> OpenOptions {
+        OpenOptions {
+            connect_timeout: Duration::from_secs(5),
+            ..OpenOptions::default()
+        }
+    }
+
+    /// A fresh database, dropped again when the guard goes out of scope (also on panic).
+    struct TestDb {
+        admin: DbUrl,
+        name: String,
+        url: DbUrl,
+    }
+
+    impl TestDb {
+        fn create(test: &str) -> Option<TestDb> {
+            let admin = admin_url(test)?;
+            let name = format!(
+                "pim_t_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst)
+            );
+            let mut a = PostgresConnection::open(&admin, &opts()).expect("admin connection");
+            a.execute_batch(&format!("DROP DATABASE IF EXISTS {name}"))
+                .unwrap();
+            a.execute_batch(&format!("CREATE DATABASE {name}")).unwrap();
+            let mut url = admin.clone();
+            url.database = Some(name.clone());
+            Some(TestDb { admin, name, url })
+        }
+
+        fn connect(&self) -> PostgresConnection {
+            PostgresConnection::open(&self.url, &opts()).expect("test database connection")
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            if let Ok(mut a) = PostgresConnection::open(&self.admin, &opts()) {
+                let force = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+                if a.execute_batch(&force).is_err() {
+                    let _ = a.execute_batch(&format!("DROP DATABASE IF EXISTS {}", self.name));
+                }
+            }
+        }
+    }
+
+    fn dt(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, us: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_micro_opt(h, mi, s, us)
+            .unwrap()
+    }
+
+    #[test]
+    fn rewrites_placeholders_outside_literals() {
+        assert_eq!(rewrite_placeholders("SELECT 1"), "SELECT 1");
+        assert_eq!(
+            rewrite_placeholders("SELECT a FROM t WHERE a = ? AND b < ?"),
+            "SELECT a FROM t WHERE a = $1 AND b < $2"
+        );
+        assert_eq!(
+            rewrite_placeholders(
+                "SELECT '?', 'it''s ?', \"a?b\", E'\\'?', $$?$$, $x$?$x$ -- ?\n, ? /* ? /* ? */ ? */, ?"
+            ),
+            "SELECT '?', 'it''s ?', \"a?b\", E'\\'?', $$?$$, $x$?$x$ -- ?\n, $1 /* ? /* ? */ ? */, $2"
+        );
+        // A standard string ends at the quote after a backslash.
+        assert_eq!(rewrite_placeholders("SELECT 'a\\', ?"), "SELECT 'a\\', $1");
+    }
+
+    #[test]
+    fn renders_intervals_like_python_timedelta() {
+        assert_eq!(python_timedelta(200_327, 0, 0), "0:00:00.200327");
+        assert_eq!(python_timedelta(0, 0, 0), "0:00:00");
+        assert_eq!(python_timedelta(7_384_000_000, 1, 0), "1 day, 2:03:04");
+        assert_eq!(python_timedelta(3_600_000_000, 2, 0), "2 days, 1:00:00");
+        assert_eq!(python_timedelta(-1_000_000, 0, 0), "-1 day, 23:59:59");
+        assert_eq!(python_timedelta(0, 0, 14), "425 days, 0:00:00");
+    }
+
+    #[test]
+    fn sqlstates_map_to_kinds() {
+        assert_eq!(kind_for_sqlstate("28P01"), DbErrorKind::Auth);
+        assert_eq!(kind_for_sqlstate("28000"), DbErrorKind::Auth);
+        assert_eq!(kind_for_sqlstate("3D000"), DbErrorKind::Connect);
+        assert_eq!(kind_for_sqlstate("08006"), DbErrorKind::Connect);
+        assert_eq!(kind_for_sqlstate("40P01"), DbErrorKind::Locked);
+        assert_eq!(kind_for_sqlstate("40001"), DbErrorKind::Locked);
+        assert_eq!(kind_for_sqlstate("55P03"), DbErrorKind::Timeout);
+        assert_eq!(kind_for_sqlstate("57014"), DbErrorKind::Timeout);
+        assert_eq!(kind_for_sqlstate("23505"), DbErrorKind::Constraint);
+        assert_eq!(kind_for_sqlstate("23503"), DbErrorKind::Constraint);
+        assert_eq!(kind_for_sqlstate("42601"), DbErrorKind::Other);
+    }
+
+    #[test]
+    fn tls_requirement_is_refused_clearly() {
+        let url =
+            DbUrl::parse("postgresql://pi:Tls-Pw-4471@db.example:5432/pi?sslmode=require").unwrap();
+        let e = PostgresConnection::open(&url, &opts()).err().unwrap();
+        assert_eq!(e.kind, DbErrorKind::Connect);
+        assert!(
+            e.message
+                .starts_with("cannot connect to postgresql database pi on db.example:5432 as pi: "),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("TLS"), "{}", e.message);
+        assert!(
+            e.message.contains("not supported by this build"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("Tls-Pw-4471"));
+    }
+
+    #[test]
+    fn pg_round_trips_every_value_type() {
+        let Some(db) = TestDb::create("pg_round_trips_every_value_type") else {
+            return;
+        };
+        let mut c = db.connect();
+        // timestamptz values are read back in UTC; make the session zone match.
+        c.execute_batch("SET TIME ZONE 'UTC'").unwrap();
+        c.execute_batch(
+            "CREATE TABLE t (n INTEGER, i SMALLINT, b BIGINT, big BIGINT, f DOUBLE PRECISION, \
+             r REAL, num NUMERIC(12,4), ok BOOLEAN, d TIMESTAMP WITHOUT TIME ZONE, \
+             tz TIMESTAMP WITH TIME ZONE, s TEXT, v VARCHAR(20), iv INTERVAL(6), day DATE)",
+        )
+        .unwrap();
+        let when = dt(2026, 11, 21, 12, 9, 34, 381_899);
+        let inserted = c
+            .execute(
+                "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    Value::Int(1),
+                    Value::Int(-7),
+                    Value::Int(42),
+                    Value::Int(9_007_199_254_740_993),
+                    Value::Float(2.5),
+                    Value::Float(1.1),
+                    Value::Float(1234.5678),
+                    Value::Bool(true),
+                    Value::DateTime(when),
+                    Value::DateTime(when),
+                    Value::Text("grüße ' \" ?".into()),
+                    Value::Text("v".into()),
+                    Value::Text("0:00:00.200327".into()),
+                    Value::Text("2026-01-02".into()),
+                ],
+            )
+            .unwrap();
+        assert_eq!(inserted, 1);
+        c.execute(
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &vec![Value::Null; 14],
+        )
+        .unwrap();
+        let rows = c
+            .query_rows("SELECT * FROM t ORDER BY n NULLS LAST", &[])
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0].0,
+            vec![
+                Value::Int(1),
+                Value::Int(-7),
+                Value::Int(42),
+                Value::Int(9_007_199_254_740_993),
+                Value::Float(2.5),
+                Value::Float(1.1),
+                Value::Float(1234.5678),
+                Value::Bool(true),
+                Value::DateTime(when),
+                Value::DateTime(when),
+                Value::Text("grüße ' \" ?".into()),
+                Value::Text("v".into()),
+                Value::Text("0:00:00.200327".into()),
+                Value::Text("2026-01-02".into()),
+            ]
+        );
+        assert_eq!(rows[1].0, vec![Value::Null; 14]);
+
+        // Comparisons with typed parameters, including an i64 against an integer column.
+        assert_eq!(
+            c.query_i64(
+                "SELECT count(*) FROM t WHERE d >= ? AND n = ?",
+                &[Value::DateTime(when), Value::Int(1)]
+            )
+            .unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            c.query_i64(
+                "SELECT count(*) FROM t WHERE d > ?",
+                &[Value::DateTime(when)]
+            )
+            .unwrap(),
+            Some(0)
+        );
+        // Out-of-range values are refused, not truncated.
+        let e = c
+            .execute("INSERT INTO t (i) VALUES (?)", &[Value::Int(70_000)])
+            .unwrap_err();
+        assert_eq!(e.kind, DbErrorKind::Other);
+        // Intervals as psycopg2 would show them; a bool and an int bound where text is inferred.
+        let r = c
+            .query_rows(
+                "SELECT INTERVAL '1 day 02:03:04', INTERVAL '-1 second', ?, ?::int + 1, NUMERIC '-0.0012'",
+                &[Value::Bool(false), Value::Int(41)],
+            )
+            .unwrap();
+        assert_eq!(
+            r[0].0,
+            vec![
+                Value::Text("1 day, 2:03:04".into()),
+                Value::Text("-1 day, 23:59:59".into()),
+                Value::Text("false".into()),
+                Value::Int(42),
+                Value::Float(-0.0012),
+            ]
+        );
+    }
+
+    #[test]
+    fn pg_placeholders_inside_literals_and_identifiers() {
+        let Some(db) = TestDb::create("pg_placeholders_inside_literals_and_identifiers") else {
+            return;
+        };
+        let mut c = db.connect();
+        c.execute_batch("CREATE TABLE \"wh?t\" (\"a?\" TEXT, b INTEGER)")
+            .unwrap();
+        c.execute(
+            "INSERT INTO \"wh?t\" (\"a?\", b) VALUES ('lit?' || ?, ?) -- trailing ?",
+            &[Value::Text("x".into()), Value::Int(3)],
+        )
+        .unwrap();
+        let rows = c
+            .query_rows(
+                "SELECT \"a?\", b, '?' /* ? */ FROM \"wh?t\" WHERE b = ? AND \"a?\" <> '?'",
+                &[Value::Int(3)],
+            )
+            .unwrap();
+        assert_eq!(
+            rows[0].0,
+            vec![
+                Value::Text("lit?x".into()),
+                Value::Int(3),
+                Value::Text("?".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn pg_streams_many_rows() {
+        let Some(db) = TestDb::create("pg_streams_many_rows") else {
+            return;
+        };
+        let mut c = db.connect();
+        c.execute_batch(
+            "CREATE TABLE big (id BIGINT PRIMARY KEY, pad TEXT); \
+             INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g",
+        )
+        .unwrap();
+        let (mut n, mut sum) = (0u64, 0i64);
+        c.for_each_row("SELECT id, pad FROM big ORDER BY id", &[], &mut |row| {
+            n += 1;
+            sum += row.get(0).as_i64().unwrap();
+            assert_eq!(row.len(), 2);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 200_000);
+        assert_eq!(sum, 200_000 * 200_001 / 2);
+        // A callback error stops the stream and the connection stays usable.
+        let mut seen = 0;
+        let e = c
+            .for_each_row("SELECT id FROM big", &[], &mut |_| {
+                seen += 1;
+                if seen == 10 {
+                    Err(DbError::other("stop"))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert_eq!(e.message, "stop");
+        assert_eq!(seen, 10);
+        assert_eq!(
+            c.query_i64("SELECT count(*) FROM big WHERE id <= ?", &[Value::Int(5)])
+                .unwrap(),
+            Some(5)
+        );
+    }
+
+    #[test]
+    fn pg_tables_columns_and_reserved_identifiers() {
+        let Some(db) = TestDb::create("pg_tables_columns_and_reserved_identifiers") else {
+            return;
+        };
+        let mut c = db.connect();
+        let d = c.dialect();
+        assert!(!c.table_exists("challenge").unwrap());
+        assert!(c.table_columns("challenge").unwrap().is_empty());
+        c.execute_batch(&format!(
+            "CREATE TABLE challenge (id INTEGER PRIMARY KEY, {s} VARCHAR(512), {u} VARCHAR(100), {k} VARCHAR(255)); \
+             CREATE SCHEMA other; CREATE TABLE other.elsewhere (id INTEGER)",
+            s = d.quote("session"),
+            u = d.quote("user"),
+            k = d.quote("Key"),
+        ))
+        .unwrap();
+        assert!(c.table_exists("challenge").unwrap());
+        assert!(!c.table_exists("elsewhere").unwrap());
+        assert!(!c.table_exists("Challenge").unwrap());
+        assert_eq!(
+            c.table_columns("challenge").unwrap(),
+            vec!["id", "session", "user", "Key"]
+        );
+        c.execute(
+            &format!(
+                "INSERT INTO {t} ({id}, {s}, {u}, {k}) VALUES (?, ?, ?, ?)",
+                t = d.quote("challenge"),
+                id = d.quote("id"),
+                s = d.quote("session"),
+                u = d.quote("user"),
+                k = d.quote("Key"),
+            ),
+            &[
+                Value::Int(1),
+                Value::Text("sess".into()),
+                Value::Text("alice".into()),
+                Value::Text("k1".into()),
+            ],
+        )
+        .unwrap();
+        let rows = c
+            .query_rows(
+                &format!(
+                    "SELECT {s}, {u}, {k} FROM {t} WHERE {u} = ?",
+                    t = d.quote("challenge"),
+                    s = d.quote("session"),
+                    u = d.quote("user"),
+                    k = d.quote("Key"),
+                ),
+                &[Value::Text("alice".into())],
+            )
+            .unwrap();
+        assert_eq!(
+            rows[0].0,
+            vec![
+                Value::Text("sess".into()),
+                Value::Text("alice".into()),
+                Value::Text("k1".into())
+            ]
+        );
+        // Transactions through the trait's defaults.
+        c.begin().unwrap();
+        c.execute("DELETE FROM challenge", &[]).unwrap();
+        c.rollback().unwrap();
+        assert_eq!(
+            c.query_i64("SELECT count(*) FROM challenge", &[]).unwrap(),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn pg_error_kinds() {
+        let Some(db) = TestDb::create("pg_error_kinds") else {
+            return;
+        };
+        let mut c = db.connect();
+        c.execute_batch(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY); \
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent (id)); \
+             INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1)",
+        )
+        .unwrap();
+        for (sql, params) in [
+            ("INSERT INTO parent VALUES (?)", vec![Value::Int(1)]),
+            (
+                "INSERT INTO child VALUES (?, ?)",
+                vec![Value::Int(2), Value::Int(99)],
+            ),
+            (
+                "INSERT INTO child VALUES (?, ?)",
+                vec![Value::Int(3), Value::Null],
+            ),
+            ("DELETE FROM parent WHERE id = ?", vec![Value::Int(1)]),
+        ] {
+            let e = c.execute(sql, &params).unwrap_err();
+            assert_eq!(e.kind, DbErrorKind::Constraint, "{sql}: {}", e.message);
+        }
+        let e = c.execute("SELEC 1", &[]).unwrap_err();
+        assert_eq!(e.kind, DbErrorKind::Other);
+        assert!(e.message.contains("42601"), "{}", e.message);
+        let e = c.execute("SELECT * FROM no_such_table", &[]).unwrap_err();
+        assert_eq!(e.kind, DbErrorKind::Other);
+
+        // Lock wait timeout: a second session waits on a row the first one holds.
+        let short = OpenOptions {
+            lock_timeout: Duration::from_millis(200),
+            ..opts()
+        };
+        let mut other = PostgresConnection::open(&db.url, &short).unwrap();
+        c.begin().unwrap();
+        c.execute("UPDATE parent SET id = 1 WHERE id = 1", &[])
+            .unwrap();
+        let e = other
+            .execute("UPDATE parent SET id = 1 WHERE id = 1", &[])
+            .unwrap_err();
+        assert_eq!(e.kind, DbErrorKind::Timeout, "{}", e.message);
+        c.rollback().unwrap();
+
+        // Statement timeout.
+        let stmt = OpenOptions {
+            statement_timeout: Some(Duration::from_millis(100)),
+            ..opts()
+        };
+        let mut slow = PostgresConnection::open(&db.url, &stmt).unwrap();
+        let e = slow.execute("SELECT pg_sleep(5)", &[]).unwrap_err();
+        assert_eq!(e.kind, DbErrorKind::Timeout, "{}", e.message);
+
+        // Unknown database.
+        let mut missing = db.url.clone();
+        missing.database = Some(format!("{}_missing", db.name));
+        let e = PostgresConnection::open(&missing, &opts()).err().unwrap();
+        assert_eq!(e.kind, DbErrorKind::Connect, "{}", e.message);
+        assert!(e.message.contains("does not exist"), "{}", e.message);
+    }
+
+    #[test]
+    fn pg_sets_session_timeouts() {
+        let Some(db) = TestDb::create("pg_sets_session_timeouts") else {
+            return;
+        };
+        let o = OpenOptions {
+            lock_timeout: Duration::from_millis(1500),
+            statement_timeout: Some(Duration::from_secs(60)),
+            ..opts()
+        };
+        let mut c = PostgresConnection::open(&db.url, &o).unwrap();
+        let r = c
+            .query_rows(
+                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            r[0].0,
+            vec![Value::Text("1500ms".into()), Value::Text("1min".into())]
+        );
+        let mut d = db.connect();
+        let r = d
+            .query_rows("SELECT current_setting('statement_timeout')", &[])
+            .unwrap();
+        assert_eq!(r[0].get(0), &Value::Text("0".into()));
+    }
+
+    #[test]
+    fn pg_connection_errors_never_show_the_password() {
+        let secret = "Sup3r-Distinct_Pa55word!";
+        let closed = DbUrl::parse(&format!(
+            "postgresql://pi:{}@127.0.0.1:1/pi",
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .unwrap();
+        assert_eq!(closed.password.as_ref().unwrap().expose(), secret);
+        let e = PostgresConnection::open(&closed, &opts()).err().unwrap();
+        assert_eq!(e.kind, DbErrorKind::Connect, "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("cannot connect to postgresql database pi on 127.0.0.1:1 as pi: "),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains(secret), "{}", e.message);
+        assert!(!e.message.contains('\n'));
+        assert!(e.message.contains("refused"), "{}", e.message);
+        assert!(!format!("{e:?}").contains(secret));
+        let unknown = DbUrl::parse(&format!(
+            "postgresql://pi:{}@nonexistent-host.invalid/pi",
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .unwrap();
+        let e = PostgresConnection::open(&unknown, &opts()).err().unwrap();
+        assert_eq!(e.kind, DbErrorKind::Connect, "{}", e.message);
+        assert!(
+            e.message.contains("nonexistent-host.invalid"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains(secret), "{}", e.message);
+
+        // Against the real server (trust auth ignores the password): unknown database.
+        let Some(admin) = admin_url("pg_connection_errors_never_show_the_password") else {
+            return;
+        };
+        let mut url = admin.clone();
+        url.password = Some(crate::secret::Secret::new(secret));
+        url.database = Some(format!("pim_missing_{}", std::process::id()));
+        let e = PostgresConnection::open(&url, &opts()).err().unwrap();
+        assert_eq!(e.kind, DbErrorKind::Connect, "{}", e.message);
+        assert!(e
+            .message
+            .starts_with("cannot connect to postgresql database pim_missing_"));
+        assert!(!e.message.contains(secret), "{}", e.message);
+        let c = PostgresConnection::open(&admin, &opts()).unwrap();
+        assert!(c.target().starts_with("postgresql database "));
+        assert!(!c.target().contains(secret));
+    }
+
+    #[test]
+    fn pg_chunk_delete_sql_executes() {
+        let Some(db) = TestDb::create("pg_chunk_delete_sql_executes") else {
+            return;
+        };
+        let mut c = db.connect();
+        c.execute_batch(
+            "CREATE TABLE challenge (id INTEGER PRIMARY KEY, expiration TIMESTAMP); \
+             INSERT INTO challenge SELECT g, TIMESTAMP '2026-01-01' + g * INTERVAL '1 minute' \
+             FROM generate_series(1, 30) g",
+        )
+        .unwrap();
+        let cutoff = dt(2026, 1, 1, 0, 25, 0, 0); // ids 1..=24 are older
+        let sql = Dialect::Postgres.chunk_delete_sql("challenge", "id", "expiration < ?", 10);
+        let mut chunks = Vec::new();
+        loop {
+            let n = c.execute(&sql, &[Value::DateTime(cutoff)]).unwrap();
+            chunks.push(n);
+            if n < 10 {
+                break;
+            }
+        }
+        assert_eq!(chunks, vec![10, 10, 4]);
+        assert_eq!(
+            c.query_i64("SELECT min(id) FROM challenge", &[]).unwrap(),
+            Some(25)
+        );
+    }
+
+    #[test]
+    fn pg_ddl_file_creates_the_schema() {
+        let Some(db) = TestDb::create("pg_ddl_file_creates_the_schema") else {
+            return;
+        };
+        let mut c = db.connect();
+        c.execute_batch(include_str!("ddl/postgres.sql")).unwrap();
+        for t in [
+            "pidea_audit",
+            "challenge",
+            "policy",
+            "config",
+            "alembic_version",
+        ] {
+            assert!(c.table_exists(t).unwrap(), "{t} missing");
+        }
+        let rows = c
+            .query_rows("SELECT version_num FROM alembic_version", &[])
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get(0), &Value::Text("b7c1e4d2a9f3".into()));
+        // Ids come from the sequences; duration is an interval.
+        c.execute(
+            "INSERT INTO pidea_audit (id, date, duration, action) VALUES (nextval('audit_seq'), ?, ?, ?)",
+            &[
+                Value::DateTime(dt(2026, 3, 1, 8, 0, 0, 1)),
+                Value::Text("0:00:00.200327".into()),
+                Value::Text("POST /validate/check".into()),
+            ],
+        )
+        .unwrap();
+        let r = c
+            .query_rows("SELECT id, date, duration FROM pidea_audit", &[])
+            .unwrap();
+        assert_eq!(
+            r[0].0,
+            vec![
+                Value::Int(1),
+                Value::DateTime(dt(2026, 3, 1, 8, 0, 0, 1)),
+                Value::Text("0:00:00.200327".into())
+            ]
+        );
+        let cols = c.table_columns("config").unwrap();
+        assert_eq!(cols, vec!["Key", "Value", "Type", "Description"]);
+    }
+}

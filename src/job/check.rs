@@ -1,0 +1,174 @@
+//! Loading a job file all the way to a [`ValidJob`]: read, parse with positions, check
+//! against the schema, deserialise, then the semantic checks the schema cannot express
+//! (duplicate task names, one rotation mode per task, regexes, cron syntax, time zones,
+//! database URLs, files that must exist). Every problem is collected; nothing runs unless
+//! the list of errors is empty.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use super::diagnostic::{did_you_mean, Diagnostic};
+use super::model::JobFile;
+use super::schema::check_against_schema;
+use super::source::{Pos, Source};
+use crate::dburl::DbUrl;
+use crate::scheduler::cron::CronExpr;
+use crate::tasks::{self, Task, TaskSite};
+
+/// A job file that passed every check, with its tasks prepared.
+#[derive(Debug)]
+pub struct ValidJob {
+    pub path: PathBuf,
+    pub file: JobFile,
+    pub tasks: Vec<Task>,
+    pub warnings: Vec<Diagnostic>,
+    /// Directory of the job file; relative paths in it are resolved against it.
+    pub base_dir: PathBuf,
+}
+
+/// Load and check one job file. `Err` holds every problem found (warnings included).
+pub fn load_job(path: &Path) -> Result<ValidJob, Vec<Diagnostic>> {
+    let at_start = Pos { line: 1, column: 1 };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::error(
+            path,
+            at_start,
+            "",
+            format!("cannot read job file: {e}"),
+        )]
+    })?;
+    check_job_text(path, &text)
+}
+
+/// Check a job file's text (`path` names it in messages and anchors relative paths).
+pub fn check_job_text(path: &Path, text: &str) -> Result<ValidJob, Vec<Diagnostic>> {
+    let source = Source::parse(path, text).map_err(|e| {
+        vec![Diagnostic::error(
+            path,
+            e.pos,
+            "",
+            format!("YAML syntax error: {}", e.message),
+        )]
+    })?;
+    let mut diags = check_against_schema(&source);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    let file: JobFile = match serde_json::from_value(source.value.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                path,
+                Pos { line: 1, column: 1 },
+                "",
+                e.to_string(),
+            ));
+            return Err(diags);
+        }
+    };
+    let base_dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let err = |ptr: &str, msg: String| Diagnostic::error(path, source.pos(ptr), ptr, msg);
+
+    if let Some(expr) = &file.schedule {
+        if let Err(e) = CronExpr::parse(expr) {
+            diags.push(
+                err("/schedule", format!("invalid schedule '{expr}': {e}"))
+                    .with_hint("write 5 fields, e.g. '30 2 * * *' for 02:30 every day, or @daily"),
+            );
+        }
+    }
+    if let Some(tz) = &file.timezone {
+        if chrono_tz::Tz::from_str(tz).is_err() {
+            let mut d = err("/timezone", format!("unknown time zone '{tz}'"));
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name());
+            d = match did_you_mean(tz, names) {
+                Some(s) => d.with_hint(format!("did you mean '{s}'?")),
+                None => d.with_hint("use an IANA name such as Europe/Berlin or UTC"),
+            };
+            diags.push(d);
+        }
+    }
+    if let Some(conn) = &file.connection {
+        if let Some(p) = &conn.picfg {
+            let full = if p.is_absolute() {
+                p.clone()
+            } else {
+                base_dir.join(p)
+            };
+            if !full.exists() {
+                diags.push(err(
+                    "/connection/picfg",
+                    format!("pi.cfg not found: {}", full.display()),
+                ));
+            }
+        }
+        for (key, url) in [
+            ("database", &conn.database),
+            ("audit_database", &conn.audit_database),
+        ] {
+            if let Some(u) = url {
+                if let Err(e) = DbUrl::parse(u) {
+                    diags.push(err(
+                        &format!("/connection/{key}"),
+                        format!("invalid database URL: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut prepared = Vec::new();
+    for (i, spec) in file.tasks.iter().enumerate() {
+        let name = spec.name();
+        if let Some(first) = seen.insert(name, i) {
+            let ptr = if spec.explicit_name().is_some() {
+                format!("/tasks/{i}/name")
+            } else {
+                format!("/tasks/{i}")
+            };
+            diags.push(
+                err(
+                    &ptr,
+                    format!(
+                        "duplicate task name '{name}' (task {} has it too)",
+                        first + 1
+                    ),
+                )
+                .with_hint("give each task a unique 'name'"),
+            );
+        }
+        let site = TaskSite {
+            source: Some(&source),
+            file: path.to_path_buf(),
+            pointer: format!("/tasks/{i}"),
+            base_dir: base_dir.clone(),
+        };
+        if let Some(t) = tasks::prepare(spec, &site, &mut diags) {
+            prepared.push(t);
+        }
+    }
+
+    if diags.iter().any(Diagnostic::is_error) {
+        diags.sort_by_key(|d| (d.file.clone(), d.line, d.column));
+        return Err(diags);
+    }
+    Ok(ValidJob {
+        path: path.to_path_buf(),
+        file,
+        tasks: prepared,
+        warnings: diags,
+        base_dir,
+    })
+}

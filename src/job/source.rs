@@ -1,0 +1,361 @@
+//! A YAML document read into a JSON value together with where every node came from, so that
+//! schema and semantic errors (which speak in JSON pointers such as `/tasks/2/chunksize`) can
+//! be reported as `file:line:column`.
+//!
+//! We parse with `yaml-rust2`'s event API because it reports a position for every node;
+//! `serde_yaml` only reports positions for its own errors.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::Yaml;
+
+/// A 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    fn from_marker(m: &Marker) -> Pos {
+        // yaml-rust2 counts lines from 1 and columns from 0.
+        Pos {
+            line: m.line(),
+            column: m.col() + 1,
+        }
+    }
+}
+
+/// A YAML file that parsed: its name, its value as JSON, and node positions.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub value: Value,
+    values: HashMap<String, Pos>,
+    keys: HashMap<String, Pos>,
+}
+
+/// A YAML syntax error (or a construct we refuse, such as a duplicate key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl Source {
+    /// Parse `text`; `path` is only used to name the file in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Source, SyntaxError> {
+        let mut builder = Builder::default();
+        let mut parser = Parser::new_from_str(text);
+        parser.load(&mut builder, false).map_err(|e| SyntaxError {
+            pos: Pos::from_marker(e.marker()),
+            message: e.info().to_string(),
+        })?;
+        if let Some(err) = builder.error {
+            return Err(err);
+        }
+        Ok(Source {
+            path: path.to_path_buf(),
+            value: builder.root.unwrap_or(Value::Null),
+            values: builder.values,
+            keys: builder.keys,
+        })
+    }
+
+    /// Where the node at a JSON pointer starts; for a pointer that names no node (a missing
+    /// property), the nearest existing ancestor.
+    pub fn pos(&self, pointer: &str) -> Pos {
+        let mut p = pointer.to_string();
+        loop {
+            if let Some(pos) = self.values.get(&p) {
+                return *pos;
+            }
+            match p.rfind('/') {
+                Some(i) => p.truncate(i),
+                None => return Pos { line: 1, column: 1 },
+            }
+        }
+    }
+
+    /// Where the key of a mapping entry is written (for "unknown field" errors); falls back
+    /// to [`Source::pos`].
+    pub fn key_pos(&self, pointer: &str) -> Pos {
+        self.keys
+            .get(pointer)
+            .copied()
+            .unwrap_or_else(|| self.pos(pointer))
+    }
+}
+
+/// Escape one JSON pointer segment (RFC 6901).
+pub fn escape_segment(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+enum Frame {
+    Seq {
+        pointer: String,
+        items: Vec<Value>,
+        anchor: usize,
+    },
+    Map {
+        pointer: String,
+        map: Map<String, Value>,
+        pending_key: Option<(String, Pos)>,
+        anchor: usize,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    root: Option<Value>,
+    values: HashMap<String, Pos>,
+    keys: HashMap<String, Pos>,
+    anchors: HashMap<usize, Value>,
+    error: Option<SyntaxError>,
+}
+
+impl Builder {
+    /// The pointer the next value will live at, or `None` when the next scalar is a key.
+    fn next_pointer(&self) -> Option<String> {
+        match self.stack.last() {
+            None => Some(String::new()),
+            Some(Frame::Seq { pointer, items, .. }) => Some(format!("{pointer}/{}", items.len())),
+            Some(Frame::Map {
+                pointer,
+                pending_key: Some((k, _)),
+                ..
+            }) => Some(format!("{pointer}/{}", escape_segment(k))),
+            Some(Frame::Map { .. }) => None,
+        }
+    }
+
+    fn fail(&mut self, pos: Pos, message: String) {
+        if self.error.is_none() {
+            self.error = Some(SyntaxError { pos, message });
+        }
+    }
+
+    fn push_value(&mut self, value: Value) {
+        match self.stack.last_mut() {
+            None => self.root = Some(value),
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Map {
+                map, pending_key, ..
+            }) => {
+                if let Some((k, _)) = pending_key.take() {
+                    map.insert(k, value);
+                }
+            }
+        }
+    }
+
+    fn scalar_value(text: &str, style: TScalarStyle) -> Value {
+        if style != TScalarStyle::Plain {
+            return Value::String(text.to_string());
+        }
+        match Yaml::from_str(text) {
+            Yaml::Integer(i) => Value::Number(i.into()),
+            Yaml::Real(r) => r
+                .parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map(Value::Number)
+                .unwrap_or_else(|| Value::String(r)),
+            Yaml::Boolean(b) => Value::Bool(b),
+            Yaml::Null => Value::Null,
+            _ => Value::String(text.to_string()),
+        }
+    }
+}
+
+fn value_to_key(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let pos = Pos::from_marker(&mark);
+        match ev {
+            Event::Scalar(text, style, anchor, _tag) => {
+                let value = Builder::scalar_value(&text, style);
+                self.store_anchor(anchor, &value);
+                self.node(value, pos);
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(v) => self.node(v, pos),
+                None => self.fail(pos, "alias to an unknown anchor".into()),
+            },
+            Event::SequenceStart(anchor, _) => {
+                if let Some(pointer) = self.begin_collection(pos) {
+                    self.stack.push(Frame::Seq {
+                        pointer,
+                        items: Vec::new(),
+                        anchor,
+                    });
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                if let Some(pointer) = self.begin_collection(pos) {
+                    self.stack.push(Frame::Map {
+                        pointer,
+                        map: Map::new(),
+                        pending_key: None,
+                        anchor,
+                    });
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (value, anchor) = match self.stack.pop() {
+                    Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
+                    Some(Frame::Map { map, anchor, .. }) => (Value::Object(map), anchor),
+                    None => return,
+                };
+                self.store_anchor(anchor, &value);
+                self.push_value(value);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Builder {
+    fn store_anchor(&mut self, anchor: usize, value: &Value) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+    }
+
+    /// A complete node (scalar or alias) arrived: either a mapping key or a value.
+    fn node(&mut self, value: Value, pos: Pos) {
+        match self.next_pointer() {
+            Some(pointer) => {
+                self.values.insert(pointer, pos);
+                self.push_value(value);
+            }
+            None => self.key(value_to_key(&value), pos),
+        }
+    }
+
+    fn key(&mut self, key: String, pos: Pos) {
+        let Some(Frame::Map {
+            pointer,
+            map,
+            pending_key,
+            ..
+        }) = self.stack.last_mut()
+        else {
+            return;
+        };
+        if map.contains_key(&key) {
+            let message = format!("duplicate key '{key}'");
+            self.fail(pos, message);
+            return;
+        }
+        let child = format!("{pointer}/{}", escape_segment(&key));
+        // A block mapping's start event is marked after its first key; the mapping really
+        // starts where that key does.
+        if map.is_empty() {
+            let start = self.values.entry(pointer.clone()).or_insert(pos);
+            *start = (*start).min(pos);
+        }
+        self.keys.insert(child, pos);
+        *pending_key = Some((key, pos));
+    }
+
+    /// A collection starts; returns its pointer, or `None` when it was used as a mapping key.
+    fn begin_collection(&mut self, pos: Pos) -> Option<String> {
+        match self.next_pointer() {
+            Some(pointer) => {
+                self.values.insert(pointer.clone(), pos);
+                Some(pointer)
+            }
+            None => {
+                self.fail(
+                    pos,
+                    "a mapping key must be a plain value, not a list or mapping".into(),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Source {
+        Source::parse(Path::new("t.yaml"), text).unwrap()
+    }
+
+    #[test]
+    fn values_and_positions() {
+        let s = parse("version: 1\nname: nightly\ntasks:\n  - kind: audit_rotate\n    chunksize: 10\n  - {kind: x, n: [1, 2.5, true, null, '3']}\n");
+        assert_eq!(s.value["version"], 1);
+        assert_eq!(s.value["tasks"][0]["chunksize"], 10);
+        assert_eq!(s.value["tasks"][1]["n"][1], 2.5);
+        assert_eq!(s.value["tasks"][1]["n"][4], "3");
+        assert_eq!(
+            s.pos("/version"),
+            Pos {
+                line: 1,
+                column: 10
+            }
+        );
+        assert_eq!(
+            s.pos("/tasks/0/chunksize"),
+            Pos {
+                line: 5,
+                column: 16
+            }
+        );
+        assert_eq!(s.key_pos("/tasks/0/chunksize"), Pos { line: 5, column: 5 });
+        assert_eq!(s.pos("/tasks/0"), Pos { line: 4, column: 5 });
+        // missing property: nearest ancestor
+        assert_eq!(s.pos("/tasks/0/nope"), Pos { line: 4, column: 5 });
+        assert_eq!(
+            s.pos("/tasks/1/n/3"),
+            Pos {
+                line: 6,
+                column: 33
+            }
+        );
+    }
+
+    #[test]
+    fn quoted_scalars_stay_strings() {
+        let s = parse("a: '10'\nb: \"true\"\nc: 10d\nd: ~\n");
+        assert_eq!(s.value["a"], "10");
+        assert_eq!(s.value["b"], "true");
+        assert_eq!(s.value["c"], "10d");
+        assert!(s.value["d"].is_null());
+    }
+
+    #[test]
+    fn anchors_and_aliases() {
+        let s = parse("base: &b {x: 1}\ncopy: *b\n");
+        assert_eq!(s.value["copy"]["x"], 1);
+    }
+
+    #[test]
+    fn duplicate_keys_and_syntax_errors_have_positions() {
+        let e = Source::parse(Path::new("t"), "a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 3, column: 1 });
+        assert!(e.message.contains("duplicate key 'a'"));
+        let e = Source::parse(Path::new("t"), "a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(e.pos.line >= 1);
+    }
+}

@@ -1,0 +1,270 @@
+//! The only writer to stdout besides `main`: run reports (human text, or JSON for machines),
+//! validation results, and progress bars (on stderr, only when it is a terminal).
+//!
+//! Two text styles: `Plan` for `pi-manage run` (a header per task and a summary line), and
+//! `Peer` for the imperative commands that mirror privacyIDEA's CLI, which print exactly the
+//! lines privacyIDEA prints, so scripts that read them keep working.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::db::delete::DeleteObserver;
+use crate::executor::{JobReport, RunOutput};
+use crate::job::diagnostic::Diagnostic;
+use crate::tasks::{Task, TaskOutcome, TaskOutput, TaskStatus};
+
+/// Output format chosen with `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Text style (see module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plan,
+    Peer,
+}
+
+/// Shows a run as it happens and keeps the reports for the JSON output.
+pub struct Reporter {
+    format: Format,
+    style: Style,
+    quiet: bool,
+    progress: bool,
+    pub reports: Vec<JobReport>,
+}
+
+impl Reporter {
+    pub fn new(format: Format, style: Style, quiet: bool) -> Self {
+        let progress = format == Format::Text && !quiet && std::io::stderr().is_terminal();
+        Reporter {
+            format,
+            style,
+            quiet,
+            progress,
+            reports: Vec::new(),
+        }
+    }
+
+    fn text(&self) -> bool {
+        self.format == Format::Text && !self.quiet
+    }
+
+    /// Print the collected reports as one JSON document (JSON format only).
+    pub fn finish(&self) {
+        if self.format == Format::Json {
+            #[derive(Serialize)]
+            struct Run<'a> {
+                jobs: &'a [JobReport],
+                exit_code: i32,
+            }
+            let run = Run {
+                jobs: &self.reports,
+                exit_code: crate::executor::exit_code(&self.reports),
+            };
+            let text = serde_json::to_string_pretty(&run).expect("report serialises");
+            println!("{text}");
+        }
+    }
+}
+
+impl TaskOutput for Reporter {
+    fn message(&mut self, line: &str) {
+        if self.text() {
+            match self.style {
+                Style::Plan => println!("  {line}"),
+                Style::Peer => println!("{line}"),
+            }
+            let _ = std::io::stdout().flush();
+        }
+    }
+
+    fn progress(&mut self, label: &str, total: Option<u64>) -> Box<dyn DeleteObserver> {
+        if !self.progress {
+            return Box::new(crate::db::delete::NoProgress);
+        }
+        let bar = match total {
+            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr())
+                .with_style(
+                    ProgressStyle::with_template(
+                        "  {msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}",
+                    )
+                    .expect("static template")
+                    .progress_chars("=> "),
+                ),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("  {spinner} {msg}: {human_pos} rows, {per_sec}")
+                    .expect("static template"),
+            ),
+        };
+        bar.set_message(label.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Box::new(Progress(bar))
+    }
+
+    fn shows_progress(&self) -> bool {
+        self.progress
+    }
+}
+
+struct Progress(ProgressBar);
+
+impl DeleteObserver for Progress {
+    fn chunk_committed(&mut self, deleted_so_far: u64) {
+        self.0.set_position(deleted_so_far);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl RunOutput for Reporter {
+    fn job_started(&mut self, job: &str, file: &str, dry_run: bool) {
+        if self.text() && self.style == Style::Plan {
+            let dry = if dry_run {
+                " (dry run: nothing will be changed)"
+            } else {
+                ""
+            };
+            println!("Job {job} ({file}){dry}");
+        }
+    }
+
+    fn task_started(&mut self, task: &Task) {
+        if self.text() && self.style == Style::Plan {
+            println!("- {} [{}]", task.name(), task.kind());
+        }
+    }
+
+    fn task_finished(&mut self, o: &TaskOutcome) {
+        if o.status == TaskStatus::Failed {
+            if self.format == Format::Text {
+                eprintln!(
+                    "pi-manage: task {} failed: {}",
+                    o.name,
+                    o.error.as_deref().unwrap_or("unknown error")
+                );
+            }
+            return;
+        }
+        if o.status == TaskStatus::Interrupted && self.format == Format::Text {
+            eprintln!(
+                "pi-manage: interrupted; {} rows were deleted and committed. Run the task again to continue.",
+                o.deleted.unwrap_or(0)
+            );
+        }
+        if self.text() && self.style == Style::Plan {
+            println!("  {}", summary(o));
+        }
+    }
+
+    fn job_finished(&mut self, report: &JobReport) {
+        if self.text() && self.style == Style::Plan {
+            for t in report
+                .tasks
+                .iter()
+                .filter(|t| t.status == TaskStatus::Skipped)
+            {
+                println!(
+                    "- {} [{}]\n  skipped (an earlier task did not finish)",
+                    t.name, t.kind
+                );
+            }
+        }
+        self.reports.push(report.clone());
+    }
+}
+
+/// The one-line summary of a task for the plan style.
+fn summary(o: &TaskOutcome) -> String {
+    let took = format_duration(o.duration_ms);
+    let cut = o
+        .cutoff
+        .as_ref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    match o.status {
+        TaskStatus::DryRun => match o.matched {
+            Some(n) => format!("dry run: would delete {n} rows{cut}, in {took}"),
+            None => format!("dry run, in {took}"),
+        },
+        TaskStatus::Unchanged => format!("unchanged, in {took}"),
+        TaskStatus::Interrupted => format!(
+            "interrupted after deleting {} rows{cut}, in {took}",
+            o.deleted.unwrap_or(0)
+        ),
+        _ => match o.deleted {
+            Some(n) => format!("done: deleted {n} rows{cut} in {took}"),
+            None => format!("done in {took}"),
+        },
+    }
+}
+
+fn format_duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.2} s", ms as f64 / 1000.0)
+    }
+}
+
+/// Print problems found in job files (stderr).
+pub fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+/// The result of validating one file, for `pi-manage validate`.
+#[derive(Debug, Serialize)]
+pub struct Validation {
+    pub file: String,
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<usize>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Print validation results: text (ok lines on stdout, problems on stderr) or JSON.
+pub fn print_validations(results: &[Validation], format: Format, quiet: bool) {
+    match format {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(results).expect("serialises");
+            println!("{text}");
+        }
+        Format::Text => {
+            for r in results {
+                print_diagnostics(&r.diagnostics);
+                if r.valid && !quiet {
+                    println!(
+                        "{}: ok (job '{}', {} task{})",
+                        r.file,
+                        r.job.as_deref().unwrap_or(""),
+                        r.tasks.unwrap_or(0),
+                        if r.tasks == Some(1) { "" } else { "s" }
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Print text to stdout as is (the schema).
+pub fn print_raw(text: &str) {
+    print!("{text}");
+}
+
+/// Print a line to stdout (plain command output such as privacyIDEA's messages).
+pub fn print_line(line: &str) {
+    println!("{line}");
+}

@@ -1,0 +1,233 @@
+//! Resolved settings for one run: which pi.cfg was read and what it (or a job file, or the
+//! environment) says about the databases, keys and secrets — with privacyIDEA's defaults.
+//!
+//! Precedence, as privacyIDEA (reference §0.1): pi.cfg wins over `PRIVACYIDEA_<KEY>`
+//! environment variables, which win over the built-in defaults (`DATABASE_URL` for the
+//! database URI, `"Never know..."` for the pepper). A job file's `connection.database`
+//! wins over all of them.
+
+use std::path::{Path, PathBuf};
+
+use crate::dburl::{DbUrl, DbUrlError};
+use crate::picfg::{PiCfg, PiCfgError};
+use crate::secret::Secret;
+
+/// Where privacyIDEA looks for its configuration when `PRIVACYIDEA_CONFIGFILE` is not set.
+pub const DEFAULT_PICFG: &str = "/etc/privacyidea/pi.cfg";
+/// privacyIDEA's pepper when pi.cfg sets none (not an empty string).
+pub const DEFAULT_PEPPER: &str = "Never know...";
+
+/// Everything the tasks need to know about an installation.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The pi.cfg that was read, if any.
+    pub picfg_path: Option<PathBuf>,
+    pub database: DbUrl,
+    /// `PI_AUDIT_SQL_URI` when it names another database than `database`.
+    pub audit_database: Option<DbUrl>,
+    pub encfile: Option<PathBuf>,
+    pub secret_key: Option<Secret>,
+    pub pepper: Secret,
+    pub audit_key_private: Option<PathBuf>,
+    pub audit_key_public: Option<PathBuf>,
+    pub audit_module: Option<String>,
+}
+
+/// What to read settings from.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsRequest {
+    /// A pi.cfg named explicitly (`--picfg`, or a job file's `connection.picfg`): it must exist.
+    pub explicit_picfg: Option<PathBuf>,
+    /// Database URLs given directly (a job file's `connection`), overriding pi.cfg.
+    pub database: Option<String>,
+    pub audit_database: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0}")]
+    PiCfg(#[from] PiCfgError),
+    #[error("pi.cfg not found at {path}{hint}")]
+    NotFound { path: PathBuf, hint: &'static str },
+    #[error("{source_name} sets no SQLALCHEMY_DATABASE_URI, so there is no database to work on")]
+    NoDatabase { source_name: String },
+    #[error("{key} in {source_name}: {error}")]
+    BadUrl {
+        key: &'static str,
+        source_name: String,
+        error: DbUrlError,
+    },
+}
+
+/// Read an environment variable (injectable for tests).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The pi.cfg privacyIDEA itself would read: `PRIVACYIDEA_CONFIGFILE`, else the default.
+pub fn default_picfg_path(env: Env<'_>) -> PathBuf {
+    env("PRIVACYIDEA_CONFIGFILE")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PICFG))
+}
+
+impl Settings {
+    /// Resolve settings for a request.
+    pub fn resolve(req: &SettingsRequest, env: Env<'_>) -> Result<Settings, SettingsError> {
+        let (path, explicit) = match &req.explicit_picfg {
+            Some(p) => (p.clone(), true),
+            None => (default_picfg_path(env), false),
+        };
+        let cfg = if path.exists() {
+            Some(PiCfg::load(&path)?)
+        } else if explicit || req.database.is_none() {
+            return Err(SettingsError::NotFound {
+                path,
+                hint: if explicit {
+                    ""
+                } else {
+                    " (pass --picfg PATH, set PRIVACYIDEA_CONFIGFILE, or name the database in the job file's connection)"
+                },
+            });
+        } else {
+            None
+        };
+        Settings::from_parts(cfg.as_ref(), req, env)
+    }
+
+    /// Build settings from a parsed pi.cfg (if any), the request's overrides and the environment.
+    pub fn from_parts(
+        cfg: Option<&PiCfg>,
+        req: &SettingsRequest,
+        env: Env<'_>,
+    ) -> Result<Settings, SettingsError> {
+        let source_name = cfg
+            .and_then(|c| c.path().map(|p| p.display().to_string()))
+            .unwrap_or_else(|| "the configuration".to_string());
+        // pi.cfg first, then PRIVACYIDEA_<KEY> from the environment.
+        let get = |key: &str| -> Result<Option<String>, SettingsError> {
+            if let Some(c) = cfg {
+                if let Some(v) = c.get_str(key)? {
+                    return Ok(Some(v.to_string()));
+                }
+            }
+            Ok(env(&format!("PRIVACYIDEA_{key}")).map(|v| unquote_json_string(&v)))
+        };
+        let parse_url = |key: &'static str, text: &str| {
+            DbUrl::parse(text).map_err(|error| SettingsError::BadUrl {
+                key,
+                source_name: source_name.clone(),
+                error,
+            })
+        };
+        let database = match &req.database {
+            Some(u) => parse_url("database", u)?,
+            None => match get("SQLALCHEMY_DATABASE_URI")?.or_else(|| env("DATABASE_URL")) {
+                Some(u) => parse_url("SQLALCHEMY_DATABASE_URI", &u)?,
+                None => return Err(SettingsError::NoDatabase { source_name }),
+            },
+        };
+        let audit_text = match &req.audit_database {
+            Some(u) => Some(u.clone()),
+            None if req.database.is_some() => None,
+            None => get("PI_AUDIT_SQL_URI")?,
+        };
+        let audit_database = match audit_text {
+            Some(u) => Some(parse_url("PI_AUDIT_SQL_URI", &u)?).filter(|a| *a != database),
+            None => None,
+        };
+        Ok(Settings {
+            picfg_path: cfg.and_then(|c| c.path().map(Path::to_path_buf)),
+            database,
+            audit_database,
+            encfile: get("PI_ENCFILE")?.map(PathBuf::from),
+            secret_key: get("SECRET_KEY")?.map(Secret::new),
+            pepper: Secret::new(get("PI_PEPPER")?.unwrap_or_else(|| DEFAULT_PEPPER.to_string())),
+            audit_key_private: get("PI_AUDIT_KEY_PRIVATE")?.map(PathBuf::from),
+            audit_key_public: get("PI_AUDIT_KEY_PUBLIC")?.map(PathBuf::from),
+            audit_module: get("PI_AUDIT_MODULE")?,
+        })
+    }
+}
+
+/// Flask parses `PRIVACYIDEA_*` values as JSON when it can; for strings that means a quoted
+/// value loses its quotes.
+fn unquote_json_string(v: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn reads_picfg_with_defaults() {
+        let cfg = PiCfg::parse(
+            "SQLALCHEMY_DATABASE_URI = 'sqlite:////var/lib/pi.sqlite'\nSECRET_KEY = 's3cr3t'\n",
+        )
+        .unwrap();
+        let s = Settings::from_parts(Some(&cfg), &SettingsRequest::default(), &no_env).unwrap();
+        assert_eq!(
+            s.database.redacted(),
+            "sqlite:///var/lib/pi.sqlite".replace("sqlite:/", "sqlite://")
+        );
+        assert_eq!(s.pepper.expose(), DEFAULT_PEPPER);
+        assert_eq!(s.secret_key.as_ref().unwrap().expose(), "s3cr3t");
+        assert!(s.audit_database.is_none());
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn separate_audit_database_and_env_fallbacks() {
+        let cfg = PiCfg::parse("SQLALCHEMY_DATABASE_URI = 'postgresql://pi:pw@db/pi'\nPI_AUDIT_SQL_URI = 'postgresql://pi:pw@db/audit'\n").unwrap();
+        let env = |k: &str| match k {
+            "PRIVACYIDEA_PI_PEPPER" => Some("\"pep\"".to_string()),
+            "PRIVACYIDEA_SQLALCHEMY_DATABASE_URI" => Some("sqlite:////ignored".to_string()),
+            _ => None,
+        };
+        let s = Settings::from_parts(Some(&cfg), &SettingsRequest::default(), &env).unwrap();
+        assert_eq!(s.database.database.as_deref(), Some("pi"));
+        assert_eq!(s.audit_database.unwrap().database.as_deref(), Some("audit"));
+        assert_eq!(s.pepper.expose(), "pep");
+    }
+
+    #[test]
+    fn job_connection_overrides_and_missing_uri() {
+        let cfg = PiCfg::parse("PI_PEPPER = 'x'\n").unwrap();
+        let err =
+            Settings::from_parts(Some(&cfg), &SettingsRequest::default(), &no_env).unwrap_err();
+        assert!(err.to_string().contains("sets no SQLALCHEMY_DATABASE_URI"));
+        let req = SettingsRequest {
+            database: Some("sqlite:////tmp/x.sqlite".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_parts(Some(&cfg), &req, &no_env).unwrap();
+        assert_eq!(s.database.database.as_deref(), Some("/tmp/x.sqlite"));
+        let env = |k: &str| (k == "DATABASE_URL").then(|| "sqlite:////env.sqlite".to_string());
+        let s = Settings::from_parts(None, &SettingsRequest::default(), &env).unwrap();
+        assert_eq!(s.database.database.as_deref(), Some("/env.sqlite"));
+    }
+
+    #[test]
+    fn missing_picfg_is_reported_with_a_hint() {
+        let env =
+            |k: &str| (k == "PRIVACYIDEA_CONFIGFILE").then(|| "/nonexistent/pi.cfg".to_string());
+        let e = Settings::resolve(&SettingsRequest::default(), &env).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("pi.cfg not found at /nonexistent/pi.cfg (pass --picfg"),
+            "{e}"
+        );
+    }
+}

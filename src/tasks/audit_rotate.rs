@@ -1,0 +1,936 @@
+//! `kind: audit_rotate` / `pi-manage audit rotate`: delete old entries from `pidea_audit`
+//! (in the audit database when `PI_AUDIT_SQL_URI` is set).
+//!
+//! Three modes, as privacyIDEA 3.14 (reference/pimanage-spec.md §2):
+//! * watermarks: when there are more than `high` rows, keep exactly the `low` newest by id
+//!   (ids have gaps, so the cut is the id of the low-th newest row, not `last_id - low`);
+//! * age: `date` older than now minus the age, in local time as privacyIDEA writes it;
+//! * rules: the first rule whose column regexes all match decides, and the row goes when it
+//!   is older than that rule's age. Rows are streamed in id order in pages and deleted in
+//!   slices as they are found, so memory stays flat however large the table is.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{NaiveDateTime, TimeDelta};
+use fancy_regex::Regex;
+use serde_json::Value as Json;
+
+use super::{TaskContext, TaskFailure, TaskOutcome, TaskSite, TaskStatus};
+use crate::clock::python_datetime_str;
+use crate::db::delete::{self, DeletePlan};
+use crate::db::{Connection, Value};
+use crate::job::diagnostic::{did_you_mean, Diagnostic};
+use crate::job::model::{AuditRotate, Duration, Watermark};
+use crate::job::source::{escape_segment, Source};
+
+pub const TABLE: &str = "pidea_audit";
+
+/// The columns of `pidea_audit` in privacyIDEA 3.14 (reference/schema.md §5.1).
+pub const AUDIT_COLUMNS: &[&str] = &[
+    "id",
+    "date",
+    "startdate",
+    "duration",
+    "signature",
+    "action",
+    "success",
+    "authentication",
+    "serial",
+    "token_type",
+    "container_serial",
+    "container_type",
+    "user",
+    "realm",
+    "resolver",
+    "administrator",
+    "action_detail",
+    "info",
+    "privacyidea_server",
+    "client",
+    "user_agent",
+    "user_agent_version",
+    "loglevel",
+    "clearance_level",
+    "thread_id",
+    "policies",
+];
+
+/// privacyIDEA deletes rules-mode ids in slices of 1000 when no chunk size is given.
+const DEFAULT_ID_SLICE: usize = 1000;
+/// Rows read per page in rules mode.
+const PAGE_ROWS: u64 = 5000;
+
+/// A prepared audit rotation.
+#[derive(Debug)]
+pub struct AuditRotateTask {
+    pub name: String,
+    pub mode: RotateMode,
+    pub chunksize: Option<u64>,
+}
+
+#[derive(Debug)]
+pub enum RotateMode {
+    Watermark {
+        high: u64,
+        low: u64,
+    },
+    Age(Duration),
+    Rules {
+        rules: Vec<Rule>,
+        from_file: Option<PathBuf>,
+    },
+}
+
+/// One compiled rotation rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub older_than: TimeDelta,
+    pub conditions: Vec<Condition>,
+    /// How the rule is shown in reports (privacyIDEA's Python dict form for its rules files).
+    pub display: String,
+}
+
+#[derive(Debug)]
+pub struct Condition {
+    pub column: String,
+    pub regex: Regex,
+}
+
+impl AuditRotateTask {
+    pub fn prepare(
+        name: String,
+        spec: &AuditRotate,
+        site: &TaskSite<'_>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<AuditRotateTask> {
+        let errors_before = diags.iter().filter(|d| d.is_error()).count();
+        let given: Vec<&str> = [
+            spec.watermark.as_ref().map(|_| "watermark"),
+            spec.older_than.map(|_| "older_than"),
+            spec.rules.as_ref().map(|_| "rules"),
+            spec.rules_file.as_ref().map(|_| "rules_file"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if given.len() > 1 {
+            diags.push(
+                site.error(
+                    &format!("/{}", given[1]),
+                    format!(
+                        "give only one of watermark, older_than, rules and rules_file (found {})",
+                        given.join(" and ")
+                    ),
+                )
+                .with_hint("split the modes into separate audit_rotate tasks"),
+            );
+        }
+        let mode = if let Some(age) = spec.older_than {
+            if age.is_zero() {
+                diags.push(
+                    site.error(
+                        "/older_than",
+                        "older_than: 0 would delete the entire audit log",
+                    )
+                    .with_hint("give a positive age such as '180d'"),
+                );
+            }
+            RotateMode::Age(age)
+        } else if let Some(rules) = &spec.rules {
+            let mut compiled = Vec::new();
+            for (i, r) in rules.iter().enumerate() {
+                let rel = format!("/rules/{i}");
+                if r.matches.is_empty() {
+                    diags.push(
+                        site.error(
+                            &format!("{rel}/match"),
+                            "a rule needs at least one column condition",
+                        )
+                        .with_hint("to match every entry, write  match: {action: '.*'}"),
+                    );
+                }
+                let mut conditions = Vec::new();
+                for (column, pattern) in &r.matches {
+                    let crel = format!("{rel}/match/{}", escape_segment(column));
+                    match compile_condition(column, pattern) {
+                        Ok(c) => conditions.push(c),
+                        Err(ConditionError::UnknownColumn(hint)) => {
+                            let mut d =
+                                site.error(&crel, format!("unknown audit column '{column}'"));
+                            d.line = site.key_pos(&crel).line;
+                            d.column = site.key_pos(&crel).column;
+                            diags.push(d.with_hint(hint));
+                        }
+                        Err(ConditionError::BadRegex(e)) => diags
+                            .push(site.error(&crel, format!("invalid regular expression: {e}"))),
+                    }
+                }
+                let display = rule_display(r.older_than, &r.matches);
+                compiled.push(Rule {
+                    older_than: r.older_than.to_chrono(),
+                    conditions,
+                    display,
+                });
+            }
+            RotateMode::Rules {
+                rules: compiled,
+                from_file: None,
+            }
+        } else if let Some(file) = &spec.rules_file {
+            let path = site.resolve(file);
+            match load_rules_file(&path) {
+                Ok(rules) => RotateMode::Rules {
+                    rules,
+                    from_file: Some(path),
+                },
+                Err(RulesFileError::Unreadable(e)) => {
+                    diags.push(site.error(
+                        "/rules_file",
+                        format!("cannot read rules file {}: {e}", path.display()),
+                    ));
+                    RotateMode::Rules {
+                        rules: Vec::new(),
+                        from_file: Some(path),
+                    }
+                }
+                Err(RulesFileError::Invalid(mut ds)) => {
+                    diags.append(&mut ds);
+                    RotateMode::Rules {
+                        rules: Vec::new(),
+                        from_file: Some(path),
+                    }
+                }
+            }
+        } else {
+            let Watermark { high, low } = spec.watermark.clone().unwrap_or_default();
+            if high < low {
+                diags.push(site.warning("/watermark", format!("high ({high}) is below low ({low}): nothing is deleted until the log holds more than {low} entries")));
+            }
+            RotateMode::Watermark { high, low }
+        };
+        if diags.iter().filter(|d| d.is_error()).count() > errors_before {
+            return None;
+        }
+        Some(AuditRotateTask {
+            name,
+            mode,
+            chunksize: spec.chunksize,
+        })
+    }
+
+    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        let started = Instant::now();
+        let mut out = TaskOutcome::new(&self.name, "audit_rotate");
+        let result = self.run_inner(ctx, &mut out);
+        out.duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                let mut f = TaskFailure::new(out, e);
+                f.outcome.duration_ms = started.elapsed().as_millis() as u64;
+                Err(f)
+            }
+        }
+    }
+
+    fn run_inner(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        out: &mut TaskOutcome,
+    ) -> Result<(), super::TaskError> {
+        let dry_run = ctx.dry_run;
+        let now_local = ctx.clock.now_local();
+        let conn = ctx.databases.audit()?;
+        out.database = Some(conn.target());
+        require_table(conn)?;
+        match &self.mode {
+            RotateMode::Watermark { high, low } => {
+                out.say(
+                    ctx.output,
+                    format!("Cleaning up with high: {high}, low: {low}."),
+                );
+                let conn = ctx.databases.audit()?;
+                let t = conn.dialect().quote(TABLE);
+                let id = conn.dialect().quote("id");
+                let count = conn
+                    .query_i64(&format!("SELECT count({id}) FROM {t}"), &[])?
+                    .unwrap_or(0);
+                let last_id = conn
+                    .query_i64(&format!("SELECT max({id}) FROM {t}"), &[])?
+                    .unwrap_or(0);
+                out.say(
+                    ctx.output,
+                    format!("The log audit log has {count} entries, the last one is {last_id}"),
+                );
+                if count <= *high as i64 {
+                    out.matched = Some(0);
+                    out.deleted = (!dry_run).then_some(0);
+                    out.status = if dry_run {
+                        TaskStatus::DryRun
+                    } else {
+                        TaskStatus::Done
+                    };
+                    return Ok(());
+                }
+                out.say(ctx.output, format!("More than {high} entries, deleting..."));
+                let conn = ctx.databases.audit()?;
+                let cut_id = if *low == 0 {
+                    last_id + 1
+                } else {
+                    conn.query_i64(
+                        &format!(
+                            "SELECT {id} FROM {t} ORDER BY {id} DESC LIMIT 1 OFFSET {}",
+                            low - 1
+                        ),
+                        &[],
+                    )?
+                    .unwrap_or(0)
+                };
+                out.say(
+                    ctx.output,
+                    format!("Deleting entries smaller than {cut_id}"),
+                );
+                out.cutoff = Some(format!("id < {cut_id}"));
+                let plan = DeletePlan {
+                    table: TABLE,
+                    pk: "id",
+                    filter: format!("{id} < ?"),
+                    params: vec![Value::Int(cut_id)],
+                    chunksize: self.chunksize,
+                };
+                self.delete_or_count(ctx, out, &plan, "Would delete {} entries.")
+            }
+            RotateMode::Age(age) => {
+                out.say(
+                    ctx.output,
+                    format!("Cleaning up with age: {}.", age_in_days(*age)),
+                );
+                let cutoff = now_local - age.to_chrono();
+                out.say(
+                    ctx.output,
+                    format!(
+                        "Deleting entries older than {}",
+                        python_datetime_str(&cutoff)
+                    ),
+                );
+                out.cutoff = Some(format!("date < {}", python_datetime_str(&cutoff)));
+                let conn = ctx.databases.audit()?;
+                let plan = DeletePlan {
+                    table: TABLE,
+                    pk: "id",
+                    filter: format!("{} < ?", conn.dialect().quote("date")),
+                    params: vec![Value::DateTime(cutoff)],
+                    chunksize: self.chunksize,
+                };
+                self.delete_or_count(ctx, out, &plan, "Would delete {} entries.")
+            }
+            RotateMode::Rules { rules, from_file } => {
+                out.say(
+                    ctx.output,
+                    match from_file {
+                        Some(_) => "Cleaning up with config file.".to_string(),
+                        None => "Cleaning up with rules.".to_string(),
+                    },
+                );
+                self.run_rules(ctx, out, rules, now_local)
+            }
+        }
+    }
+
+    /// Count (dry run) or delete the rows a plan selects, and report it.
+    fn delete_or_count(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        out: &mut TaskOutcome,
+        plan: &DeletePlan<'_>,
+        dry_message: &str,
+    ) -> Result<(), super::TaskError> {
+        let conn = ctx.databases.audit()?;
+        if ctx.dry_run {
+            let n = delete::count_matching(conn, plan)?;
+            out.matched = Some(n);
+            out.status = TaskStatus::DryRun;
+            out.say(ctx.output, dry_message.replace("{}", &n.to_string()));
+            return Ok(());
+        }
+        let total = if plan.chunksize.is_some() && ctx.output.shows_progress() {
+            let n = delete::count_matching(conn, plan)?;
+            out.matched = Some(n);
+            Some(n)
+        } else {
+            None
+        };
+        let mut observer = ctx.output.progress("deleting audit entries", total);
+        let conn = ctx.databases.audit()?;
+        let result = delete::delete_matching(conn, plan, observer.as_mut(), ctx.interrupt);
+        drop(observer);
+        match result {
+            Ok(o) => {
+                out.deleted = Some(o.deleted);
+                out.say(ctx.output, format!("{} entries deleted.", o.deleted));
+                if let Some(sig) = o.interrupted {
+                    out.status = TaskStatus::Interrupted;
+                    out.signal = Some(sig);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                out.deleted = Some(e.deleted);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn run_rules(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        out: &mut TaskOutcome,
+        rules: &[Rule],
+        now_local: NaiveDateTime,
+    ) -> Result<(), super::TaskError> {
+        let dry_run = ctx.dry_run;
+        let slice = self
+            .chunksize
+            .map(|c| c as usize)
+            .unwrap_or(DEFAULT_ID_SLICE);
+        let conn = ctx.databases.audit()?;
+        let d = conn.dialect();
+        // Columns to read: id, date, then every column a rule looks at, each once.
+        let mut columns: Vec<&str> = vec!["id", "date"];
+        for r in rules {
+            for c in &r.conditions {
+                if !columns.contains(&c.column.as_str()) {
+                    columns.push(&c.column);
+                }
+            }
+        }
+        let present = conn.table_columns(TABLE)?;
+        for c in &columns {
+            if !present.iter().any(|p| p == c) {
+                return Err(super::TaskError::Database(format!(
+                    "{TABLE} in {} has no column '{c}' (an audit table from an older privacyIDEA?); remove that condition from the rules",
+                    conn.target()
+                )));
+            }
+        }
+        let cutoffs: Vec<NaiveDateTime> = rules.iter().map(|r| now_local - r.older_than).collect();
+        // No rule can delete a row newer than the latest cut-off, so only older rows are read.
+        let Some(latest_cutoff) = cutoffs.iter().max().copied() else {
+            return Ok(());
+        };
+        let select = format!(
+            "SELECT {} FROM {} WHERE {} > ? AND {} < ? ORDER BY {} LIMIT {PAGE_ROWS}",
+            columns
+                .iter()
+                .map(|c| d.quote(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            d.quote(TABLE),
+            d.quote("id"),
+            d.quote("date"),
+            d.quote("id"),
+        );
+        // Column index of each condition in the select list.
+        let cond_index: Vec<Vec<usize>> = rules
+            .iter()
+            .map(|r| {
+                r.conditions
+                    .iter()
+                    .map(|c| columns.iter().position(|x| *x == c.column).unwrap_or(0))
+                    .collect()
+            })
+            .collect();
+        let mut matched_per_rule = vec![0u64; rules.len()];
+        let mut pending: Vec<i64> = Vec::new();
+        let mut deleted = 0u64;
+        let mut found = 0u64;
+        let mut last_id = i64::MIN;
+        let mut observer = if dry_run {
+            None
+        } else {
+            Some(ctx.output.progress("deleting audit entries", None))
+        };
+        let mut interrupted = None;
+        let mut column_text: Vec<String> = vec![String::new(); columns.len()];
+        loop {
+            let conn = ctx.databases.audit()?;
+            let mut page_rows = 0u64;
+            conn.for_each_row(
+                &select,
+                &[Value::Int(last_id), Value::DateTime(latest_cutoff)],
+                &mut |row| {
+                    page_rows += 1;
+                    last_id = row.get(0).as_i64().unwrap_or(last_id);
+                    let Some(date) = row.get(1).as_datetime() else {
+                        return Ok(());
+                    };
+                    for (i, col) in columns.iter().enumerate().skip(2) {
+                        column_text[i] = python_str(col, row.get(i));
+                    }
+                    for (ri, rule) in rules.iter().enumerate() {
+                        let all = rule.conditions.iter().zip(&cond_index[ri]).all(|(c, &ci)| {
+                            let text = match ci {
+                                0 => python_str("id", row.get(0)),
+                                1 => python_str("date", row.get(1)),
+                                _ => return c.regex.is_match(&column_text[ci]).unwrap_or(false),
+                            };
+                            c.regex.is_match(&text).unwrap_or(false)
+                        });
+                        if all {
+                            if date < cutoffs[ri] {
+                                matched_per_rule[ri] += 1;
+                                pending.push(row.get(0).as_i64().unwrap_or_default());
+                                found += 1;
+                            }
+                            break;
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
+            let page_done = page_rows < PAGE_ROWS;
+            if !dry_run && (pending.len() >= slice || page_done) {
+                let take = if page_done {
+                    pending.len()
+                } else {
+                    pending.len() - pending.len() % slice
+                };
+                let conn = ctx.databases.audit()?;
+                let n = delete::delete_ids(conn, TABLE, "id", &pending[..take], slice).map_err(
+                    |mut e| {
+                        e.deleted += deleted;
+                        e
+                    },
+                );
+                match n {
+                    Ok(n) => deleted += n,
+                    Err(e) => {
+                        out.deleted = Some(e.deleted);
+                        return Err(e.into());
+                    }
+                }
+                pending.drain(..take);
+                if let Some(o) = observer.as_mut() {
+                    o.chunk_committed(deleted);
+                }
+            }
+            if page_done {
+                break;
+            }
+            if let Some(sig) = ctx.interrupt.requested() {
+                // Finish what this page decided, then stop: nothing half-done is left.
+                if !dry_run && !pending.is_empty() {
+                    let conn = ctx.databases.audit()?;
+                    deleted += delete::delete_ids(conn, TABLE, "id", &pending, slice).map_err(
+                        |mut e| {
+                            e.deleted += deleted;
+                            e
+                        },
+                    )?;
+                    pending.clear();
+                }
+                interrupted = Some(sig);
+                break;
+            }
+        }
+        drop(observer);
+        for (rule, n) in rules.iter().zip(&matched_per_rule) {
+            out.say(
+                ctx.output,
+                format!("Rule {} matched {n} times.", rule.display),
+            );
+        }
+        out.matched = Some(found);
+        if dry_run {
+            out.status = TaskStatus::DryRun;
+            out.say(
+                ctx.output,
+                format!("If you only would let me I would clean up {found} entries!"),
+            );
+        } else {
+            out.deleted = Some(deleted);
+            out.say(ctx.output, format!("Cleaning up {deleted} entries."));
+        }
+        if let Some(sig) = interrupted {
+            out.status = TaskStatus::Interrupted;
+            out.signal = Some(sig);
+        }
+        Ok(())
+    }
+}
+
+/// privacyIDEA prints the age in whole days; durations that are not whole days keep their unit.
+fn age_in_days(age: Duration) -> String {
+    if age.as_secs() % 86_400 == 0 {
+        (age.as_secs() / 86_400).to_string()
+    } else {
+        age.to_string()
+    }
+}
+
+fn require_table(conn: &mut dyn Connection) -> Result<(), super::TaskError> {
+    if conn.table_exists(TABLE)? {
+        Ok(())
+    } else {
+        Err(super::TaskError::Database(format!(
+            "{} has no table {TABLE}: is this privacyIDEA's (audit) database? (create it with `pi-manage setup create_tables`)",
+            conn.target()
+        )))
+    }
+}
+
+enum ConditionError {
+    UnknownColumn(String),
+    BadRegex(String),
+}
+
+fn compile_condition(column: &str, pattern: &str) -> Result<Condition, ConditionError> {
+    if !AUDIT_COLUMNS.contains(&column) {
+        let hint = match did_you_mean(column, AUDIT_COLUMNS.iter().copied()) {
+            Some(s) => format!("did you mean '{s}'?"),
+            None => format!("audit columns are: {}", AUDIT_COLUMNS.join(", ")),
+        };
+        return Err(ConditionError::UnknownColumn(hint));
+    }
+    let regex = Regex::new(pattern).map_err(|e| ConditionError::BadRegex(e.to_string()))?;
+    Ok(Condition {
+        column: column.to_string(),
+        regex,
+    })
+}
+
+fn rule_display(
+    older_than: Duration,
+    matches: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let mut s = format!("{{'older_than': '{older_than}'");
+    for (k, v) in matches {
+        let _ = write!(s, ", {}: {}", py_repr_str(k), py_repr_str(v));
+    }
+    s.push('}');
+    s
+}
+
+/// Python's `str()` of an audit column value as read from the database; rules match their
+/// regexes against this text, as privacyIDEA does (`None` for NULL, `0`/`1` for `success`,
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]` for dates, `H:MM:SS[.ffffff]` for `duration`).
+pub fn python_str(column: &str, value: &Value) -> String {
+    match (column, value) {
+        (_, Value::Null) => "None".into(),
+        ("date" | "startdate", v) => match v.as_datetime() {
+            Some(dt) => python_datetime_str(&dt),
+            None => plain_str(v),
+        },
+        ("duration", Value::Text(t)) => match crate::db::Value::Text(t.clone()).as_datetime() {
+            // SQLite and MySQL store an interval as 1970-01-01 + duration.
+            Some(dt) => python_timedelta_str(dt - epoch()),
+            None => t.clone(),
+        },
+        ("duration", Value::DateTime(dt)) => python_timedelta_str(*dt - epoch()),
+        (_, v) => plain_str(v),
+    }
+}
+
+fn plain_str(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Text(t) => t.clone(),
+        Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+        Value::DateTime(dt) => python_datetime_str(dt),
+    }
+}
+
+fn epoch() -> NaiveDateTime {
+    chrono::DateTime::UNIX_EPOCH.naive_utc()
+}
+
+/// Python's `str(timedelta)`: `[-]D day[s], H:MM:SS[.ffffff]`.
+pub fn python_timedelta_str(delta: TimeDelta) -> String {
+    let micros = delta.num_microseconds().unwrap_or(0);
+    let days = micros.div_euclid(86_400_000_000);
+    let rest = micros.rem_euclid(86_400_000_000);
+    let (secs, us) = (rest / 1_000_000, rest % 1_000_000);
+    let mut s = String::new();
+    if days != 0 {
+        let _ = write!(s, "{days} day{}, ", if days.abs() == 1 { "" } else { "s" });
+    }
+    let _ = write!(s, "{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    if us != 0 {
+        let _ = write!(s, ".{us:06}");
+    }
+    s
+}
+
+/// Python's `repr()` of a string: single quotes unless the text has a `'` and no `"`.
+fn py_repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `repr()` of a YAML scalar as PyYAML loads it.
+fn py_repr(v: &Json) -> String {
+    match v {
+        Json::Null => "None".into(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        Json::Number(n) => {
+            if n.is_f64() {
+                let f = n.as_f64().unwrap_or_default();
+                if f.fract() == 0.0 {
+                    format!("{f:.1}")
+                } else {
+                    f.to_string()
+                }
+            } else {
+                n.to_string()
+            }
+        }
+        Json::String(s) => py_repr_str(s),
+        other => other.to_string(),
+    }
+}
+
+/// Python's `str()` of a YAML scalar (what privacyIDEA turns a rule value into before using
+/// it as a regex).
+fn py_str(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
+enum RulesFileError {
+    Unreadable(std::io::Error),
+    Invalid(Vec<Diagnostic>),
+}
+
+/// Read privacyIDEA's own rules file (`audit rotate --config`): a YAML list of mappings,
+/// each with `rotate: DAYS` and column regexes. Problems privacyIDEA would crash on or
+/// silently ignore are reported with their position in that file.
+fn load_rules_file(path: &std::path::Path) -> Result<Vec<Rule>, RulesFileError> {
+    let text = std::fs::read_to_string(path).map_err(RulesFileError::Unreadable)?;
+    let source = Source::parse(path, &text).map_err(|e| {
+        RulesFileError::Invalid(vec![Diagnostic::error(
+            path,
+            e.pos,
+            "",
+            format!("YAML syntax error: {}", e.message),
+        )])
+    })?;
+    let mut diags = Vec::new();
+    let rules = rules_from_source(&source, &mut diags);
+    if diags.is_empty() {
+        Ok(rules)
+    } else {
+        Err(RulesFileError::Invalid(diags))
+    }
+}
+
+fn rules_from_source(source: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Rule> {
+    let path = &source.path;
+    let err = |ptr: &str, msg: String| Diagnostic::error(path, source.pos(ptr), ptr, msg);
+    let list = match &source.value {
+        Json::Array(items) if !items.is_empty() => items,
+        Json::Array(_) | Json::Null => {
+            diags.push(
+                err("", "the rules file has no rules".into())
+                    .with_hint("write a YAML list such as\n  - rotate: 180\n    action: .*"),
+            );
+            return Vec::new();
+        }
+        _ => {
+            diags.push(
+                err("", "the rules file must be a YAML list of rules".into())
+                    .with_hint("write a YAML list such as\n  - rotate: 180\n    action: .*"),
+            );
+            return Vec::new();
+        }
+    };
+    let mut rules = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let ptr = format!("/{i}");
+        let Some(map) = item.as_object() else {
+            diags.push(err(
+                &ptr,
+                "a rule must be a mapping of 'rotate' and column regexes".into(),
+            ));
+            continue;
+        };
+        let days = match map.get("rotate") {
+            None => {
+                diags.push(
+                    err(&ptr, "rule has no 'rotate' (the age in days)".into())
+                        .with_hint("privacyIDEA crashes on such a rule; add e.g.  rotate: 30"),
+                );
+                None
+            }
+            Some(v) => {
+                let days = match v {
+                    Json::Number(n) => n.as_i64(),
+                    Json::String(s) => s.trim().parse::<i64>().ok(),
+                    _ => None,
+                };
+                match days {
+                    Some(d) if d >= 0 => Some(d),
+                    Some(_) => {
+                        diags.push(err(&format!("{ptr}/rotate"), "'rotate' must not be negative: a negative age would delete every matching entry".into()));
+                        None
+                    }
+                    None => {
+                        diags.push(err(
+                            &format!("{ptr}/rotate"),
+                            format!("'rotate' must be a whole number of days, found {v}"),
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        let mut conditions = Vec::new();
+        let mut display = String::from("{");
+        for (k, v) in map {
+            if display.len() > 1 {
+                display.push_str(", ");
+            }
+            let _ = write!(display, "{}: {}", py_repr_str(k), py_repr(v));
+            if k == "rotate" {
+                continue;
+            }
+            let kptr = format!("{ptr}/{}", escape_segment(k));
+            if v.is_array() || v.is_object() {
+                diags.push(err(
+                    &kptr,
+                    format!("the condition for '{k}' must be a single regular expression"),
+                ));
+                continue;
+            }
+            match compile_condition(k, &py_str(v)) {
+                Ok(c) => conditions.push(c),
+                Err(ConditionError::UnknownColumn(hint)) => diags.push(
+                    Diagnostic::error(path, source.key_pos(&kptr), &kptr, format!("unknown audit column '{k}' (privacyIDEA would silently never match this rule)"))
+                        .with_hint(hint),
+                ),
+                Err(ConditionError::BadRegex(e)) => {
+                    diags.push(err(&kptr, format!("invalid regular expression: {e}")))
+                }
+            }
+        }
+        display.push('}');
+        if map.keys().all(|k| k == "rotate") {
+            diags.push(err(&ptr, "rule has no column condition, so it never matches (privacyIDEA ignores it silently)".into()).with_hint("to match every entry, add  action: .*"));
+        }
+        if let Some(days) = days {
+            rules.push(Rule {
+                older_than: TimeDelta::days(days),
+                conditions,
+                display,
+            });
+        }
+    }
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn rules(yaml: &str) -> Result<Vec<Rule>, Vec<String>> {
+        let s = Source::parse(Path::new("rules.yaml"), yaml).unwrap();
+        let mut d = Vec::new();
+        let r = rules_from_source(&s, &mut d);
+        if d.is_empty() {
+            Ok(r)
+        } else {
+            Err(d.iter().map(|d| d.to_string()).collect())
+        }
+    }
+
+    #[test]
+    fn privacyidea_rules_file_and_its_display() {
+        let r = rules("- rotate: 5\n  user: nils\n  action: .*/validate/check.*\n- rotate: 2\n  action: ^GET /token\n- rotate: 15\n  action: .*\n").unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(
+            r[0].display,
+            "{'rotate': 5, 'user': 'nils', 'action': '.*/validate/check.*'}"
+        );
+        assert_eq!(r[1].older_than, TimeDelta::days(2));
+    }
+
+    #[test]
+    fn rules_file_bugs_of_the_peer_are_errors() {
+        let e = rules("").unwrap_err();
+        assert!(
+            e[0].starts_with("rules.yaml:1:1: the rules file has no rules"),
+            "{e:?}"
+        );
+        let e = rules("- user: nils\n").unwrap_err();
+        assert!(e[0].contains("rule has no 'rotate'"), "{e:?}");
+        let e = rules("- rotate: 30\n").unwrap_err();
+        assert!(e[0].contains("never matches"), "{e:?}");
+        let e = rules("- rotate: 30\n  usr: x\n").unwrap_err();
+        assert!(
+            e[0].starts_with("rules.yaml:2:3: unknown audit column 'usr'")
+                && e[0].contains("did you mean 'user'"),
+            "{e:?}"
+        );
+        let e = rules("- rotate: -1\n  user: x\n").unwrap_err();
+        assert!(e[0].contains("must not be negative"), "{e:?}");
+        let e = rules("- rotate: 3\n  user: '(unclosed'\n").unwrap_err();
+        assert!(
+            e[0].starts_with("rules.yaml:2:9: invalid regular expression"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn python_string_forms() {
+        assert_eq!(python_str("user", &Value::Null), "None");
+        assert_eq!(python_str("success", &Value::Int(1)), "1");
+        assert_eq!(
+            python_str("date", &Value::Text("2026-11-22 12:51:01.000000".into())),
+            "2026-11-22 12:51:01"
+        );
+        assert_eq!(
+            python_str(
+                "duration",
+                &Value::Text("1970-01-01 00:00:00.200327".into())
+            ),
+            "0:00:00.200327"
+        );
+        assert_eq!(
+            python_timedelta_str(TimeDelta::seconds(90061)),
+            "1 day, 1:01:01"
+        );
+        assert_eq!(
+            python_timedelta_str(TimeDelta::seconds(-1)),
+            "-1 day, 23:59:59"
+        );
+        assert_eq!(py_repr_str("it's"), "\"it's\"");
+        assert_eq!(py_repr(&serde_json::json!(null)), "None");
+    }
+}

@@ -1,0 +1,128 @@
+//! `kind: challenge_cleanup` / `pi-manage config challenge cleanup`: delete expired
+//! challenges (`expiration < now`), or with `older_than` those created longer ago
+//! (`timestamp < now - age`). Challenge timestamps are naive UTC (reference/schema.md §7).
+
+use std::time::Instant;
+
+use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskSite, TaskStatus};
+use crate::clock::python_datetime_str;
+use crate::db::delete::{self, DeletePlan};
+use crate::db::Value;
+use crate::job::diagnostic::Diagnostic;
+use crate::job::model::{ChallengeCleanup, Duration};
+
+pub const TABLE: &str = "challenge";
+
+#[derive(Debug)]
+pub struct ChallengeCleanupTask {
+    pub name: String,
+    pub older_than: Option<Duration>,
+    pub chunksize: Option<u64>,
+}
+
+impl ChallengeCleanupTask {
+    pub fn prepare(
+        name: String,
+        spec: &ChallengeCleanup,
+        site: &TaskSite<'_>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<ChallengeCleanupTask> {
+        if spec.older_than.is_some_and(|d| d.is_zero()) {
+            // privacyIDEA's `--age 0` deletes every challenge, including those still waiting
+            // for an answer (reference §4); refuse instead of logging users out mid-login.
+            diags.push(
+                site.error("/older_than", "an age of 0 would delete every challenge, including those still waiting for an answer")
+                    .with_hint("leave out the age to delete only expired challenges, or give a positive age such as '10m'"),
+            );
+            return None;
+        }
+        Some(ChallengeCleanupTask {
+            name,
+            older_than: spec.older_than,
+            chunksize: spec.chunksize,
+        })
+    }
+
+    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        let started = Instant::now();
+        let mut out = TaskOutcome::new(&self.name, "challenge_cleanup");
+        let result = self.run_inner(ctx, &mut out);
+        out.duration_ms = started.elapsed().as_millis() as u64;
+        result
+            .map(|_| out.clone())
+            .map_err(|e| TaskFailure::new(out, e))
+    }
+
+    fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
+        let now = ctx.clock.now_utc();
+        let conn = ctx.databases.main()?;
+        out.database = Some(conn.target());
+        if !conn.table_exists(TABLE)? {
+            return Err(TaskError::Database(format!(
+                "{} has no table {TABLE}: is this privacyIDEA's database?",
+                conn.target()
+            )));
+        }
+        let d = conn.dialect();
+        let (filter, param) = match self.older_than {
+            Some(age) => {
+                let cutoff = now - age.to_chrono();
+                out.say(
+                    ctx.output,
+                    format!(
+                        "Deleting challenges older than {}",
+                        python_datetime_str(&cutoff)
+                    ),
+                );
+                out.cutoff = Some(format!("timestamp < {}", python_datetime_str(&cutoff)));
+                (format!("{} < ?", d.quote("timestamp")), cutoff)
+            }
+            None => {
+                out.say(ctx.output, "Deleting expired challenges.".into());
+                out.cutoff = Some(format!("expiration < {}", python_datetime_str(&now)));
+                (format!("{} < ?", d.quote("expiration")), now)
+            }
+        };
+        let plan = DeletePlan {
+            table: TABLE,
+            pk: "id",
+            filter,
+            params: vec![Value::DateTime(param)],
+            chunksize: self.chunksize,
+        };
+        let conn = ctx.databases.main()?;
+        if ctx.dry_run {
+            let n = delete::count_matching(conn, &plan)?;
+            out.matched = Some(n);
+            out.status = TaskStatus::DryRun;
+            out.say(ctx.output, format!("Would delete {n} challenge entries."));
+            return Ok(());
+        }
+        let total = if plan.chunksize.is_some() && ctx.output.shows_progress() {
+            let n = delete::count_matching(conn, &plan)?;
+            out.matched = Some(n);
+            Some(n)
+        } else {
+            None
+        };
+        let mut observer = ctx.output.progress("deleting challenges", total);
+        let conn = ctx.databases.main()?;
+        let result = delete::delete_matching(conn, &plan, observer.as_mut(), ctx.interrupt);
+        drop(observer);
+        match result {
+            Ok(o) => {
+                out.deleted = Some(o.deleted);
+                out.say(ctx.output, format!("{} entries deleted.", o.deleted));
+                if let Some(sig) = o.interrupted {
+                    out.status = TaskStatus::Interrupted;
+                    out.signal = Some(sig);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                out.deleted = Some(e.deleted);
+                Err(e.into())
+            }
+        }
+    }
+}

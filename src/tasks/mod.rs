@@ -1,0 +1,134 @@
+//! Task kinds: one file each. A [`TaskSpec`] from a job file (or from an imperative command
+//! such as `audit rotate`) is *prepared* into a [`Task`] — every semantic check done, every
+//! referenced file read, every regex compiled — and only then run by the executor.
+
+pub mod audit_rotate;
+pub mod challenge_cleanup;
+mod context;
+pub mod create_tables;
+mod outcome;
+
+use std::path::{Path, PathBuf};
+
+pub use context::{Databases, TaskContext, TaskOutput};
+pub use outcome::{TaskError, TaskFailure, TaskOutcome, TaskStatus};
+
+use crate::job::diagnostic::Diagnostic;
+use crate::job::model::TaskSpec;
+use crate::job::source::{Pos, Source};
+
+/// A task ready to run: checked and with everything it reads from files loaded.
+#[derive(Debug)]
+pub enum Task {
+    AuditRotate(audit_rotate::AuditRotateTask),
+    ChallengeCleanup(challenge_cleanup::ChallengeCleanupTask),
+    CreateTables(create_tables::CreateTablesTask),
+}
+
+impl Task {
+    pub fn name(&self) -> &str {
+        match self {
+            Task::AuditRotate(t) => &t.name,
+            Task::ChallengeCleanup(t) => &t.name,
+            Task::CreateTables(t) => &t.name,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Task::AuditRotate(_) => "audit_rotate",
+            Task::ChallengeCleanup(_) => "challenge_cleanup",
+            Task::CreateTables(_) => "create_tables",
+        }
+    }
+
+    /// Run the task. `ctx.dry_run` tasks compute and report, and change nothing.
+    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        match self {
+            Task::AuditRotate(t) => t.run(ctx),
+            Task::ChallengeCleanup(t) => t.run(ctx),
+            Task::CreateTables(t) => t.run(ctx),
+        }
+    }
+}
+
+/// Where a task spec came from, so preparation can resolve relative paths and report
+/// problems at the right `file:line:column`.
+pub struct TaskSite<'a> {
+    /// The job file's parsed source; `None` for tasks built from command-line flags.
+    pub source: Option<&'a Source>,
+    /// The file problems are reported against (the job file; empty for command-line flags).
+    pub file: PathBuf,
+    /// JSON pointer of the task in the job file (`/tasks/3`).
+    pub pointer: String,
+    /// Directory relative paths in the task are resolved against.
+    pub base_dir: PathBuf,
+}
+
+impl TaskSite<'_> {
+    /// A site for a task built from command-line flags.
+    pub fn command_line(base_dir: &Path) -> TaskSite<'static> {
+        TaskSite {
+            source: None,
+            file: PathBuf::new(),
+            pointer: String::new(),
+            base_dir: base_dir.to_path_buf(),
+        }
+    }
+
+    /// Position of a field of this task (`rel` like `/rules/0/match/user`).
+    pub fn pos(&self, rel: &str) -> Pos {
+        match self.source {
+            Some(s) => s.pos(&format!("{}{rel}", self.pointer)),
+            None => Pos { line: 1, column: 1 },
+        }
+    }
+
+    pub fn key_pos(&self, rel: &str) -> Pos {
+        match self.source {
+            Some(s) => s.key_pos(&format!("{}{rel}", self.pointer)),
+            None => Pos { line: 1, column: 1 },
+        }
+    }
+
+    pub fn error(&self, rel: &str, message: impl Into<String>) -> Diagnostic {
+        let pointer = if self.source.is_some() {
+            format!("{}{rel}", self.pointer)
+        } else {
+            String::new()
+        };
+        Diagnostic::error(&self.file, self.pos(rel), &pointer, message)
+    }
+
+    pub fn warning(&self, rel: &str, message: impl Into<String>) -> Diagnostic {
+        let mut d = self.error(rel, message);
+        d.severity = crate::job::diagnostic::Severity::Warning;
+        d
+    }
+
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+/// Check a task spec and turn it into a runnable [`Task`]; problems (errors and warnings)
+/// go to `diags`. Returns `None` when there was an error.
+pub fn prepare(spec: &TaskSpec, site: &TaskSite<'_>, diags: &mut Vec<Diagnostic>) -> Option<Task> {
+    let name = spec.name().to_string();
+    match spec {
+        TaskSpec::AuditRotate(s) => {
+            audit_rotate::AuditRotateTask::prepare(name, s, site, diags).map(Task::AuditRotate)
+        }
+        TaskSpec::ChallengeCleanup(s) => {
+            challenge_cleanup::ChallengeCleanupTask::prepare(name, s, site, diags)
+                .map(Task::ChallengeCleanup)
+        }
+        TaskSpec::CreateTables(_) => {
+            Some(Task::CreateTables(create_tables::CreateTablesTask { name }))
+        }
+    }
+}
