@@ -38,6 +38,7 @@ impl MysqlConnection {
         let socket = url.query_param("unix_socket").map(str::to_string);
         let place = match &socket {
             Some(s) => s.clone(),
+            None if host.contains(':') => format!("[{host}]:{port}"),
             None => format!("{host}:{port}"),
         };
         let target = format!("mysql database {dbname} on {place} as {user}");
@@ -319,10 +320,9 @@ impl Connection for MysqlConnection {
             for r in set {
                 let r = r.map_err(map_err)?;
                 row.0.clear();
-                let cols = r.columns_ref();
-                for i in 0..r.len() {
+                for (i, col) in r.columns_ref().iter().enumerate() {
                     let v = match r.as_ref(i) {
-                        Some(v) => to_value(v, cols[i].column_type()),
+                        Some(v) => to_value(v, col.column_type()),
                         None => Value::Null,
                     };
                     row.0.push(v);
@@ -344,7 +344,8 @@ impl Connection for MysqlConnection {
         Ok(self
             .query_i64(
                 "SELECT count(*) FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND BINARY table_name = ?",
+                 WHERE table_schema = DATABASE() \
+                 AND CAST(table_name AS BINARY) = CAST(? AS BINARY)",
                 &[Value::Text(table.into())],
             )?
             .unwrap_or(0)
@@ -355,7 +356,8 @@ impl Connection for MysqlConnection {
         let mut cols = Vec::new();
         self.for_each_row(
             "SELECT column_name FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND BINARY table_name = ? ORDER BY ordinal_position",
+             WHERE table_schema = DATABASE() \
+             AND CAST(table_name AS BINARY) = CAST(? AS BINARY) ORDER BY ordinal_position",
             &[Value::Text(table.into())],
             &mut |row| {
                 if let Some(n) = row.get(0).as_str() {
@@ -831,6 +833,75 @@ mod tests {
         bad.database = Some("information_schema".into());
         let ok = MysqlConnection::open(&bad, &opts()).unwrap();
         assert!(ok.target().contains(&user));
+    }
+
+    #[test]
+    fn my_deadlock_is_locked() {
+        let Some(db) = TestDb::create("my_deadlock_is_locked") else {
+            return;
+        };
+        let mut a = db.connect();
+        let mut b = db.connect();
+        a.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER) ENGINE=InnoDB; \
+             INSERT INTO t VALUES (1, 0), (2, 0)",
+        )
+        .unwrap();
+        a.begin().unwrap();
+        b.begin().unwrap();
+        a.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(1)])
+            .unwrap();
+        b.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(2)])
+            .unwrap();
+        let waiter = std::thread::spawn(move || {
+            let r = a.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(2)]);
+            let _ = a.rollback();
+            r
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let rb = b.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(1)]);
+        let _ = b.rollback();
+        let ra = waiter.join().unwrap();
+        let errors: Vec<DbError> = [ra, rb].into_iter().filter_map(Result::err).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].kind, DbErrorKind::Locked, "{}", errors[0].message);
+        assert!(errors[0].is_transient());
+    }
+
+    #[test]
+    fn my_connects_through_the_unix_socket() {
+        let Some(admin) = admin_url("my_connects_through_the_unix_socket") else {
+            return;
+        };
+        let sock = [
+            "/run/mysqld/mysqld.sock",
+            "/var/run/mysqld/mysqld.sock",
+            "/tmp/mysql.sock",
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+        let Some(sock) = sock else {
+            eprintln!("my_connects_through_the_unix_socket: skipped, no server socket found");
+            return;
+        };
+        let user = admin.user.clone().unwrap_or_else(|| "root".into());
+        let url = DbUrl::parse(&format!(
+            "mysql+pymysql://{user}@localhost/information_schema?unix_socket={sock}&charset=utf8mb4"
+        ))
+        .unwrap();
+        match MysqlConnection::open(&url, &opts()) {
+            Ok(mut c) => {
+                assert_eq!(
+                    c.target(),
+                    format!("mysql database information_schema on {sock} as {user}")
+                );
+                assert_eq!(c.query_i64("SELECT 1", &[]).unwrap(), Some(1));
+                let r = c.query_rows("SELECT @@character_set_client", &[]).unwrap();
+                assert_eq!(r[0].get(0), &Value::Text("utf8mb4".into()));
+            }
+            // Reaching the server but failing authentication still proves the path.
+            Err(e) => assert_eq!(e.kind, DbErrorKind::Auth, "{}", e.message),
+        }
     }
 
     #[test]

@@ -49,7 +49,12 @@ impl PostgresConnection {
             .clone()
             .or_else(|| url.query_param("host").map(str::to_string))
             .unwrap_or_else(|| default_host(port));
-        let target = format!("postgresql database {dbname} on {host}:{port} as {user}");
+        let place = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let target = format!("postgresql database {dbname} on {place} as {user}");
         let password = url.password.as_ref().map(|p| p.expose().to_string());
         let fail = |kind: DbErrorKind, reason: &str| {
             DbError::new(
@@ -257,7 +262,12 @@ impl Param<'_> {
                 *ty,
                 Type::INT2 | Type::INT4 | Type::INT8 | Type::FLOAT4 | Type::FLOAT8 | Type::BOOL
             ),
-            Value::Float(_) => matches!(*ty, Type::FLOAT4 | Type::FLOAT8),
+            Value::Float(f) => {
+                matches!(*ty, Type::FLOAT4 | Type::FLOAT8)
+                    || (matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8)
+                        && f.fract() == 0.0
+                        && f.abs() < 9.2e18)
+            }
             Value::DateTime(_) => *ty == Type::TIMESTAMP,
             Value::Text(_) => false,
         }
@@ -312,7 +322,9 @@ impl ToSql for Param<'_> {
                 }
             }
             (Value::Float(f), &Type::FLOAT4) => (*f as f32).to_sql(ty, out),
-            (Value::Float(f), _) => f.to_sql(ty, out),
+            (Value::Float(f), &Type::FLOAT8) => f.to_sql(ty, out),
+            // An integral float against an integer parameter (checked by `binary`).
+            (Value::Float(f), _) => Param(&Value::Int(*f as i64)).to_sql(ty, out),
             (Value::DateTime(dt), _) => dt.to_sql(ty, out),
             _ => unreachable!("binary() admits no other combination"),
         }
@@ -786,6 +798,12 @@ mod tests {
             .unwrap(),
             Some(0)
         );
+        // An integral float where the server expects an integer.
+        assert_eq!(
+            c.query_i64("SELECT count(*) FROM t WHERE n = ?", &[Value::Float(1.0)])
+                .unwrap(),
+            Some(1)
+        );
         // Out-of-range values are refused, not truncated.
         let e = c
             .execute("INSERT INTO t (i) VALUES (?)", &[Value::Int(70_000)])
@@ -1015,6 +1033,70 @@ mod tests {
         let e = PostgresConnection::open(&missing, &opts()).err().unwrap();
         assert_eq!(e.kind, DbErrorKind::Connect, "{}", e.message);
         assert!(e.message.contains("does not exist"), "{}", e.message);
+    }
+
+    #[test]
+    fn pg_deadlock_is_locked() {
+        let Some(db) = TestDb::create("pg_deadlock_is_locked") else {
+            return;
+        };
+        let mut a = db.connect();
+        let mut b = db.connect();
+        a.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t VALUES (1, 0), (2, 0)",
+        )
+        .unwrap();
+        a.begin().unwrap();
+        b.begin().unwrap();
+        a.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(1)])
+            .unwrap();
+        b.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(2)])
+            .unwrap();
+        let waiter = std::thread::spawn(move || {
+            let r = a.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(2)]);
+            let _ = a.rollback();
+            r
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let rb = b.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(1)]);
+        let _ = b.rollback();
+        let ra = waiter.join().unwrap();
+        let errors: Vec<DbError> = [ra, rb].into_iter().filter_map(Result::err).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].kind, DbErrorKind::Locked, "{}", errors[0].message);
+        assert!(errors[0].is_transient());
+    }
+
+    #[test]
+    fn pg_connects_through_the_unix_socket() {
+        let Some(admin) = admin_url("pg_connects_through_the_unix_socket") else {
+            return;
+        };
+        let dir = "/var/run/postgresql";
+        let port = admin.port.unwrap_or(5432);
+        if !std::path::Path::new(&format!("{dir}/.s.PGSQL.{port}")).exists() {
+            eprintln!("pg_connects_through_the_unix_socket: skipped, no socket in {dir}");
+            return;
+        }
+        let user = admin.user.clone().unwrap_or_else(|| "postgres".into());
+        let db = admin.database.clone().unwrap();
+        for url in [
+            format!("postgresql://{user}@/{db}?host={dir}&sslmode=disable"),
+            format!("postgresql://{user}@:{port}/{db}"),
+        ] {
+            let url = DbUrl::parse(&url).unwrap();
+            match PostgresConnection::open(&url, &opts()) {
+                Ok(mut c) => {
+                    assert_eq!(
+                        c.target(),
+                        format!("postgresql database {db} on {dir}:{port} as {user}")
+                    );
+                    assert_eq!(c.query_i64("SELECT 1", &[]).unwrap(), Some(1));
+                }
+                // Reaching the server but failing peer/password auth still proves the path.
+                Err(e) => assert_eq!(e.kind, DbErrorKind::Auth, "{}", e.message),
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,319 @@
+//! The driver-generic test harness: every test body runs once per available backend.
+//!
+//! SQLite always; PostgreSQL and MariaDB/MySQL when `PIM_TEST_POSTGRES_URL` /
+//! `PIM_TEST_MYSQL_URL` name an admin connection. Each run gets its own database, created
+//! here and dropped when the guard goes out of scope. With `CI=true` a backend whose URL is
+//! unset or unreachable fails the test instead of being skipped.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+
+use chrono::NaiveDateTime;
+use pi_manage::clock::{Clock, FixedClock};
+use pi_manage::db::{self, Connection, OpenOptions, Value};
+use pi_manage::dburl::{Backend, DbUrl};
+use pi_manage::executor::{self, JobReport, RunOptions, RunOutput, Runtime};
+use pi_manage::interrupt::Interrupt;
+use pi_manage::job::model::TaskSpec;
+use pi_manage::tasks::{self, Databases, TaskOutput, TaskSite};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// One test database on one backend; dropped (server backends) or deleted (SQLite) on drop.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: DbUrl,
+    admin: Option<DbUrl>,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn connect(&self) -> Box<dyn Connection> {
+        db::open(
+            &self.url,
+            &OpenOptions {
+                create: true,
+                ..OpenOptions::default()
+            },
+        )
+        .expect("connect to test database")
+    }
+
+    pub fn label(&self) -> &'static str {
+        self.backend.name()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(admin) = &self.admin {
+            if let Ok(mut c) = db::open(admin, &OpenOptions::default()) {
+                let q = c.dialect().quote(&self.name);
+                let _ = c.execute_batch(&format!("DROP DATABASE IF EXISTS {q}"));
+            }
+        }
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn announce_skips() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for (var, name) in [
+            ("PIM_TEST_POSTGRES_URL", "PostgreSQL"),
+            ("PIM_TEST_MYSQL_URL", "MariaDB/MySQL"),
+        ] {
+            if std::env::var(var).is_err() {
+                eprintln!("note: {name} suite skipped ({var} is not set); SQLite ran");
+            }
+        }
+    });
+}
+
+fn server_db(var: &str) -> Option<TestDb> {
+    let Ok(admin_text) = std::env::var(var) else {
+        if in_ci() {
+            panic!("{var} is not set, and CI=true requires every database suite to run");
+        }
+        return None;
+    };
+    let admin = DbUrl::parse(&admin_text).unwrap_or_else(|e| panic!("{var}: {e}"));
+    let name = format!(
+        "pim_t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut c = match db::open(&admin, &OpenOptions::default()) {
+        Ok(c) => c,
+        Err(e) => panic!("{var} is set but the server is unreachable: {e}"),
+    };
+    let q = c.dialect().quote(&name);
+    let create = match admin.backend {
+        Backend::Mysql => format!("CREATE DATABASE {q} CHARACTER SET utf8mb4"),
+        _ => format!("CREATE DATABASE {q}"),
+    };
+    c.execute_batch(&create).expect("create test database");
+    let mut url = admin.clone();
+    url.database = Some(name.clone());
+    Some(TestDb {
+        backend: admin.backend,
+        url,
+        admin: Some(admin),
+        name,
+        _dir: None,
+    })
+}
+
+fn sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pi.sqlite");
+    let url = DbUrl::parse(&format!("sqlite:///{}", path.display())).unwrap();
+    TestDb {
+        backend: Backend::Sqlite,
+        url,
+        admin: None,
+        name: String::new(),
+        _dir: Some(dir),
+    }
+}
+
+/// Fresh, empty test databases: SQLite, plus each configured server.
+pub fn databases() -> Vec<TestDb> {
+    announce_skips();
+    let mut v = vec![sqlite_db()];
+    v.extend(server_db("PIM_TEST_POSTGRES_URL"));
+    v.extend(server_db("PIM_TEST_MYSQL_URL"));
+    v
+}
+
+/// Fresh databases with privacyIDEA's schema created by our own `create_tables` task.
+pub fn privacyidea_databases() -> Vec<TestDb> {
+    let dbs = databases();
+    for db in &dbs {
+        let out = run_spec(
+            db,
+            TaskSpec::CreateTables(Default::default()),
+            false,
+            &clock_utc(),
+        );
+        assert_eq!(
+            out.report.status,
+            executor::JobStatus::Ok,
+            "{}: {:?}",
+            db.label(),
+            out.report
+        );
+    }
+    dbs
+}
+
+/// A collecting output: the lines tasks print.
+#[derive(Default)]
+pub struct Collect {
+    pub lines: Vec<String>,
+}
+
+impl TaskOutput for Collect {
+    fn message(&mut self, line: &str) {
+        self.lines.push(line.to_string());
+    }
+    fn progress(
+        &mut self,
+        _: &str,
+        _: Option<u64>,
+    ) -> Box<dyn pi_manage::db::delete::DeleteObserver> {
+        Box::new(pi_manage::db::delete::NoProgress)
+    }
+}
+impl RunOutput for Collect {}
+
+pub struct RunResult {
+    pub report: JobReport,
+    pub lines: Vec<String>,
+}
+
+impl RunResult {
+    pub fn outcome(&self) -> &pi_manage::tasks::TaskOutcome {
+        &self.report.tasks[0]
+    }
+}
+
+/// Prepare and run one task spec against a test database.
+pub fn run_spec(db: &TestDb, spec: TaskSpec, dry_run: bool, clock: &dyn Clock) -> RunResult {
+    run_spec_with(db, spec, dry_run, clock, &Interrupt::new())
+}
+
+pub fn run_spec_with(
+    db: &TestDb,
+    spec: TaskSpec,
+    dry_run: bool,
+    clock: &dyn Clock,
+    interrupt: &Interrupt,
+) -> RunResult {
+    let site = TaskSite::command_line(std::path::Path::new("."));
+    let mut diags = Vec::new();
+    let task = tasks::prepare(&spec, &site, &mut diags)
+        .unwrap_or_else(|| panic!("invalid spec: {diags:?}"));
+    let mut dbs = Databases::new(db.url.clone(), None, OpenOptions::default());
+    let rt = Runtime {
+        clock,
+        interrupt,
+        open: OpenOptions::default(),
+    };
+    let mut out = Collect::default();
+    let report = executor::run_with_databases(
+        "test",
+        "test",
+        &[task],
+        &mut dbs,
+        &RunOptions {
+            dry_run,
+            only_task: None,
+        },
+        &rt,
+        &mut out,
+    );
+    RunResult {
+        report,
+        lines: out.lines,
+    }
+}
+
+/// A clock in UTC; `clock_at` for other offsets.
+pub fn clock_utc() -> FixedClock {
+    FixedClock::at("2026-11-22T12:00:00+00:00")
+}
+
+pub fn clock_at(rfc3339: &str) -> FixedClock {
+    FixedClock::at(rfc3339)
+}
+
+/// Insert audit rows `(id, date, action, user)`, the other columns as privacyIDEA defaults them.
+pub fn insert_audit(conn: &mut dyn Connection, rows: &[(i64, NaiveDateTime, &str, &str)]) {
+    let d = conn.dialect();
+    let sql = format!(
+        "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        d.quote("pidea_audit"),
+        d.quote("id"),
+        d.quote("date"),
+        d.quote("action"),
+        d.quote("user"),
+        d.quote("success"),
+        d.quote("loglevel"),
+        d.quote("clearance_level"),
+    );
+    conn.begin().unwrap();
+    for (id, date, action, user) in rows {
+        conn.execute(
+            &sql,
+            &[
+                Value::Int(*id),
+                Value::DateTime(*date),
+                Value::Text(action.to_string()),
+                if user.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(user.to_string())
+                },
+                Value::Int(id % 2),
+                Value::Text("default".into()),
+                Value::Text("default".into()),
+            ],
+        )
+        .unwrap();
+    }
+    conn.commit().unwrap();
+}
+
+/// Insert challenges `(id, timestamp, expiration)` (naive UTC).
+pub fn insert_challenges(conn: &mut dyn Connection, rows: &[(i64, NaiveDateTime, NaiveDateTime)]) {
+    let d = conn.dialect();
+    let sql = format!(
+        "INSERT INTO {} ({}, {}, {}, {}, {}, {}) VALUES (?, ?, ?, ?, ?, ?)",
+        d.quote("challenge"),
+        d.quote("id"),
+        d.quote("transaction_id"),
+        d.quote("timestamp"),
+        d.quote("expiration"),
+        d.quote("data"),
+        d.quote("session"),
+    );
+    conn.begin().unwrap();
+    for (id, ts, exp) in rows {
+        conn.execute(
+            &sql,
+            &[
+                Value::Int(*id),
+                Value::Text(format!("{:020}", id)),
+                Value::DateTime(*ts),
+                Value::DateTime(*exp),
+                Value::Text(String::new()),
+                Value::Text(String::new()),
+            ],
+        )
+        .unwrap();
+    }
+    conn.commit().unwrap();
+}
+
+/// The ids left in a table, ascending.
+pub fn ids(conn: &mut dyn Connection, table: &str) -> Vec<i64> {
+    let d = conn.dialect();
+    conn.query_rows(
+        &format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            d.quote("id"),
+            d.quote(table),
+            d.quote("id")
+        ),
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0).as_i64().unwrap())
+    .collect()
+}
