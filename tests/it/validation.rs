@@ -129,9 +129,9 @@ fn rules_with_bad_regex_unknown_column_and_no_condition() {
 
 #[test]
 fn schedule_timezone_and_urls() {
-    let e = errors(&format!(
-        "version: 1\nname: t\nschedule: '61 2 * * *'\ntimezone: Europe/Berln\nconnection:\n  database: 'oracle://x/y'\n  audit_database: 'sqlite:////tmp/a.sqlite'\ntasks:\n  - kind: create_tables\n"
-    ));
+    let e = errors(
+        "version: 1\nname: t\nschedule: '61 2 * * *'\ntimezone: Europe/Berln\nconnection:\n  database: 'oracle://x/y'\n  audit_database: 'sqlite:////tmp/a.sqlite'\ntasks:\n  - kind: create_tables\n",
+    );
     assert_eq!(
         e,
         [
