@@ -62,6 +62,8 @@ fn mariadb_with_sequences(version: &str) -> bool {
     if !version.to_ascii_lowercase().contains("mariadb") {
         return false;
     }
+    // Old clients see MariaDB's version behind a "5.5.5-" compatibility prefix.
+    let version = version.strip_prefix("5.5.5-").unwrap_or(version);
     let mut parts = version
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty());
