@@ -430,3 +430,62 @@ fn create_tables_command_and_alias() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("Nothing was created."));
 }
+
+#[test]
+fn sigint_finishes_the_chunk_reports_and_a_rerun_continues() {
+    let i = Install::new(0);
+    {
+        // Old rows, deleted one per transaction: slow enough to interrupt.
+        let now = Local::now().naive_local();
+        let rows: Vec<_> = (1..=20_000)
+            .map(|k| (k, now - TimeDelta::days(400), "POST /validate/check", "u"))
+            .collect();
+        insert_audit(i.conn().as_mut(), &rows);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pi-manage"))
+        .args([
+            "--picfg",
+            i.picfg().to_str().unwrap(),
+            "audit",
+            "rotate",
+            "--age",
+            "30",
+            "--chunksize",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // SAFETY-free: kill(1) from the test host sends SIGINT like Ctrl-C would.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let left = ids(i.conn().as_mut(), "pidea_audit").len();
+    if out.status.code() == Some(0) {
+        // The machine was fast enough to finish first; nothing to interrupt.
+        assert_eq!(left, 0);
+        return;
+    }
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted;"), "{}", stderr(&out));
+    let deleted: usize = stdout(&out)
+        .lines()
+        .find_map(|l| {
+            l.strip_suffix(" entries deleted.")
+                .map(|n| n.parse().unwrap())
+        })
+        .expect("the deleted count is printed");
+    assert_eq!(
+        left,
+        20_000 - deleted,
+        "what is reported as deleted is exactly what is gone"
+    );
+    let o = i.run(&["audit", "rotate", "--age", "30", "--chunksize", "1000"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(ids(i.conn().as_mut(), "pidea_audit").len(), 0);
+}

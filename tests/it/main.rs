@@ -6,6 +6,7 @@ mod harness;
 mod audit_rotate;
 mod challenge_cleanup;
 mod cli;
+mod concurrency;
 mod create_tables;
 mod jobs;
 mod validation;
