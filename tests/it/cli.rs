@@ -442,7 +442,7 @@ fn sigint_finishes_the_chunk_reports_and_a_rerun_continues() {
             .collect();
         insert_audit(i.conn().as_mut(), &rows);
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pi-manage"))
+    let child = Command::new(env!("CARGO_BIN_EXE_pi-manage"))
         .args([
             "--picfg",
             i.picfg().to_str().unwrap(),
@@ -458,7 +458,7 @@ fn sigint_finishes_the_chunk_reports_and_a_rerun_continues() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(700));
-    // SAFETY-free: kill(1) from the test host sends SIGINT like Ctrl-C would.
+    // kill(1) sends SIGINT as Ctrl-C would.
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
