@@ -92,14 +92,16 @@ impl TaskOutput for Reporter {
             Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr())
                 .with_style(
                     ProgressStyle::with_template(
-                        "  {msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}",
+                        "  {msg} [{bar:30}] {human_pos}/{human_len} rows, {rate}, ETA {eta}",
                     )
                     .expect("static template")
+                    .with_key("rate", rate)
                     .progress_chars("=> "),
                 ),
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("  {spinner} {msg}: {human_pos} rows, {per_sec}")
-                    .expect("static template"),
+                ProgressStyle::with_template("  {spinner} {msg}: {human_pos} rows, {rate}")
+                    .expect("static template")
+                    .with_key("rate", rate),
             ),
         };
         bar.set_message(label.to_string());
@@ -110,6 +112,11 @@ impl TaskOutput for Reporter {
     fn shows_progress(&self) -> bool {
         self.progress
     }
+}
+
+/// Rows per second, whole numbers only.
+fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{:.0} rows/s", state.per_sec());
 }
 
 struct Progress(ProgressBar);
