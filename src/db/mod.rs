@@ -10,6 +10,9 @@ mod sql_split;
 pub mod sqlite;
 mod value;
 
+#[cfg(test)]
+mod test_support;
+
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]

@@ -378,38 +378,11 @@ impl Connection for MysqlConnection {
 mod tests {
     use super::*;
     use chrono::NaiveDateTime;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    use crate::db::test_support::{opts, unique};
 
-    /// The admin URL from `PIM_TEST_MYSQL_URL`; `None` (test skipped) when unset, except
-    /// under `CI=true`, where a missing server configuration is a failure.
     fn admin_url(test: &str) -> Option<DbUrl> {
-        match std::env::var("PIM_TEST_MYSQL_URL") {
-            Ok(u) if !u.trim().is_empty() => Some(DbUrl::parse(&u).expect("PIM_TEST_MYSQL_URL")),
-            _ => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!("{test}: PIM_TEST_MYSQL_URL is not set (required when CI=true)");
-                }
-                eprintln!("{test}: skipped, PIM_TEST_MYSQL_URL is not set");
-                None
-            }
-        }
-    }
-
-    fn opts() -> OpenOptions {
-        OpenOptions {
-            connect_timeout: Duration::from_secs(5),
-            ..OpenOptions::default()
-        }
-    }
-
-    fn unique(prefix: &str) -> String {
-        format!(
-            "{prefix}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        )
+        crate::db::test_support::admin_url("PIM_TEST_MYSQL_URL", test)
     }
 
     /// An administrative connection: to the URL's database, or to `information_schema` when

@@ -578,30 +578,11 @@ impl Connection for PostgresConnection {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    use crate::db::test_support::{opts, unique};
 
-    /// The admin URL from `PIM_TEST_POSTGRES_URL`; `None` (test skipped) when unset, except
-    /// under `CI=true`, where a missing server configuration is a failure.
     fn admin_url(test: &str) -> Option<DbUrl> {
-        match std::env::var("PIM_TEST_POSTGRES_URL") {
-            Ok(u) if !u.trim().is_empty() => Some(DbUrl::parse(&u).expect("PIM_TEST_POSTGRES_URL")),
-            _ => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!("{test}: PIM_TEST_POSTGRES_URL is not set (required when CI=true)");
-                }
-                eprintln!("{test}: skipped, PIM_TEST_POSTGRES_URL is not set");
-                None
-            }
-        }
-    }
-
-    fn opts() -> OpenOptions {
-        OpenOptions {
-            connect_timeout: Duration::from_secs(5),
-            ..OpenOptions::default()
-        }
+        crate::db::test_support::admin_url("PIM_TEST_POSTGRES_URL", test)
     }
 
     /// A fresh database, dropped again when the guard goes out of scope (also on panic).
@@ -614,11 +595,7 @@ mod tests {
     impl TestDb {
         fn create(test: &str) -> Option<TestDb> {
             let admin = admin_url(test)?;
-            let name = format!(
-                "pim_t_{}_{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::SeqCst)
-            );
+            let name = unique("pim_t");
             let mut a = PostgresConnection::open(&admin, &opts()).expect("admin connection");
             a.execute_batch(&format!("DROP DATABASE IF EXISTS {name}"))
                 .unwrap();
