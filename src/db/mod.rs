@@ -101,6 +101,14 @@ pub trait Connection: Send {
     /// A short description of what this connection points at, safe to print (no password).
     fn target(&self) -> String;
 
+    /// The SQL expression that takes the next id from privacyIDEA's named sequence (e.g.
+    /// `challenge_seq`), or `None` when this database generates ids itself (SQLite rowid,
+    /// AUTO_INCREMENT on MySQL and pre-10.3 MariaDB, identity columns). Decided by looking at
+    /// the database, since an upgraded installation may differ from a fresh one.
+    fn next_id_sql(&mut self, _sequence: &str) -> DbResult<Option<String>> {
+        Ok(None)
+    }
+
     fn begin(&mut self) -> DbResult<()> {
         self.execute_batch(self.dialect().begin_statement())
     }

@@ -369,6 +369,20 @@ impl Connection for MysqlConnection {
         Ok(cols)
     }
 
+    fn next_id_sql(&mut self, sequence: &str) -> DbResult<Option<String>> {
+        if !self.is_mariadb() {
+            return Ok(None);
+        }
+        let n = self
+            .query_i64(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() \
+                 AND table_name = ? AND table_type = 'SEQUENCE'",
+                &[Value::Text(sequence.into())],
+            )?
+            .unwrap_or(0);
+        Ok((n > 0).then(|| format!("NEXTVAL({})", Dialect::Mysql.quote(sequence))))
+    }
+
     fn target(&self) -> String {
         self.target.clone()
     }

@@ -569,6 +569,17 @@ impl Connection for PostgresConnection {
         Ok(cols)
     }
 
+    fn next_id_sql(&mut self, sequence: &str) -> DbResult<Option<String>> {
+        let exists = self
+            .query_rows(
+                "SELECT to_regclass(?) IS NOT NULL",
+                &[Value::Text(sequence.into())],
+            )?
+            .first()
+            .is_some_and(|r| matches!(r.get(0), Value::Bool(true)));
+        Ok(exists.then(|| format!("nextval('{}')", sequence.replace('\'', "''"))))
+    }
+
     fn target(&self) -> String {
         self.target.clone()
     }

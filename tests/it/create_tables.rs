@@ -127,3 +127,43 @@ fn dry_run_creates_no_sqlite_file() {
     );
     assert!(!path.exists());
 }
+
+#[test]
+fn inserts_take_ids_from_privacyideas_sequences() {
+    for db in privacyidea_databases() {
+        let mut c = db.connect();
+        let next = c.next_id_sql("challenge_seq").unwrap();
+        match db.backend {
+            pi_manage::dburl::Backend::Sqlite => assert_eq!(next, None),
+            pi_manage::dburl::Backend::Postgres => {
+                assert_eq!(next.as_deref(), Some("nextval('challenge_seq')"))
+            }
+            pi_manage::dburl::Backend::Mysql => {
+                assert_eq!(next.as_deref(), Some("NEXTVAL(`challenge_seq`)"))
+            }
+        }
+        assert_eq!(
+            c.next_id_sql("no_such_seq").unwrap(),
+            None,
+            "{}",
+            db.label()
+        );
+        let d = c.dialect();
+        let (cols, vals) = match &next {
+            Some(expr) => (format!("{}, ", d.quote("id")), format!("{expr}, ")),
+            None => (String::new(), String::new()),
+        };
+        let sql = format!(
+            "INSERT INTO {} ({cols}{}) VALUES ({vals}?)",
+            d.quote("challenge"),
+            d.quote("transaction_id")
+        );
+        for t in ["a", "b"] {
+            c.execute(&sql, &[pi_manage::db::Value::Text(t.into())])
+                .unwrap();
+        }
+        let got = ids(c.as_mut(), "challenge");
+        assert_eq!(got.len(), 2, "{}", db.label());
+        assert!(got[0] >= 1 && got[1] > got[0], "{}: {got:?}", db.label());
+    }
+}
