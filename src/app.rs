@@ -2,10 +2,12 @@
 //! needs and dispatches to `commands`. Returns the exit code, or an error `main` renders.
 
 use crate::cli::{
-    AuditCommand, ChallengeCommand, Cli, Command, ConfigCommand, OutputFormat, SetupCommand,
+    AdminCommand, ApiCommand, AuditCommand, ChallengeCommand, Cli, Command, ConfigCommand,
+    OutputFormat, SetupCommand,
 };
 use crate::commands;
 use crate::report::Format;
+use crate::secret_input::SecretSource;
 
 /// Errors that end a command before or instead of running tasks. Each knows its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,8 @@ pub struct Globals {
     pub picfg: Option<std::path::PathBuf>,
     pub quiet: bool,
     pub format: Format,
+    /// Where the passphrase of a passphrase-encrypted enckey comes from, if given.
+    pub enckey_passphrase: Option<SecretSource>,
 }
 
 pub fn run(cli: Cli) -> Result<i32, AppError> {
@@ -42,6 +46,11 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
         format: match cli.output {
             OutputFormat::Text => Format::Text,
             OutputFormat::Json => Format::Json,
+        },
+        enckey_passphrase: match (cli.enckey_passphrase_file, cli.enckey_passphrase_env) {
+            (Some(f), _) => Some(SecretSource::File(f)),
+            (None, Some(v)) => Some(SecretSource::Env(v)),
+            (None, None) => None,
         },
     };
     match cli.command {
@@ -57,5 +66,20 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
         Command::Setup(SetupCommand::CreateTables(args)) | Command::CreateTables(args) => {
             commands::setup::create_tables(&globals, &args)
         }
+        Command::Setup(SetupCommand::CreateEnckey(args)) | Command::CreateEnckey(args) => {
+            commands::setup::create_enckey(&globals, &args)
+        }
+        Command::Setup(SetupCommand::EncryptEnckey(args)) | Command::EncryptEnckey(args) => {
+            commands::setup::encrypt_enckey(&globals, &args)
+        }
+        Command::Setup(SetupCommand::CreateAuditKeys(args)) | Command::CreateAuditKeys(args) => {
+            commands::setup::create_audit_keys(&globals, &args)
+        }
+        Command::Audit(AuditCommand::Verify(args)) => commands::audit::verify(&globals, &args),
+        Command::Admin(AdminCommand::Add(args)) => commands::admin::add(&globals, &args),
+        Command::Admin(AdminCommand::Change(args)) => commands::admin::change(&globals, &args),
+        Command::Admin(AdminCommand::List) => commands::admin::list(&globals),
+        Command::Admin(AdminCommand::Delete(args)) => commands::admin::delete(&globals, &args),
+        Command::Api(ApiCommand::Createtoken(args)) => commands::api::createtoken(&globals, &args),
     }
 }

@@ -23,6 +23,12 @@ pub struct Cli {
     /// Report format: human-readable text, or one JSON document for machines.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// File holding the passphrase of a passphrase-encrypted enckey (PI_ENCFILE).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub enckey_passphrase_file: Option<PathBuf>,
+    /// Environment variable holding the passphrase of a passphrase-encrypted enckey.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub enckey_passphrase_env: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -50,12 +56,27 @@ pub enum Command {
     /// Set up a privacyIDEA installation.
     #[command(subcommand)]
     Setup(SetupCommand),
+    /// Manage privacyIDEA's database administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Api(ApiCommand),
     /// Deprecated alias of `pi-manage audit rotate`.
     #[command(name = "rotate_audit", hide = true)]
     RotateAudit(AuditRotateArgs),
     /// Deprecated alias of `pi-manage setup create_tables`.
     #[command(name = "create_tables", alias = "createdb", hide = true)]
     CreateTables(CreateTablesArgs),
+    /// Deprecated alias of `pi-manage setup create_enckey`.
+    #[command(name = "create_enckey", hide = true)]
+    CreateEnckey(CreateEnckeyArgs),
+    /// Deprecated alias of `pi-manage setup encrypt_enckey`.
+    #[command(name = "encrypt_enckey", hide = true)]
+    EncryptEnckey(EncryptEnckeyArgs),
+    /// Deprecated alias of `pi-manage setup create_audit_keys`.
+    #[command(name = "create_audit_keys", hide = true)]
+    CreateAuditKeys(CreateAuditKeysArgs),
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +106,21 @@ pub struct ValidateArgs {
 pub enum AuditCommand {
     /// Delete old audit entries, by watermarks (default), by age or by a rules file.
     Rotate(AuditRotateArgs),
+    /// Check the signature of every audit entry with the public audit key.
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Only entries newer than this (e.g. 30d, 12h).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// The public key [default: PI_AUDIT_KEY_PUBLIC from pi.cfg].
+    #[arg(long, value_name = "PEM")]
+    pub public_key: Option<PathBuf>,
+    /// Accept entries without a signature (PI_AUDIT_NO_SIGN installations).
+    #[arg(long)]
+    pub allow_unsigned: bool,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +176,134 @@ pub enum SetupCommand {
     /// Create privacyIDEA's tables in an empty database and stamp the schema revision.
     #[command(name = "create_tables")]
     CreateTables(CreateTablesArgs),
+    /// Create the encryption key file PI_ENCFILE (96 bytes, mode 0400); never overwrites.
+    #[command(name = "create_enckey")]
+    CreateEnckey(CreateEnckeyArgs),
+    /// Write a passphrase-encrypted copy of a 96 byte binary encryption key.
+    #[command(name = "encrypt_enckey")]
+    EncryptEnckey(EncryptEnckeyArgs),
+    /// Create the RSA key pair that signs the audit log (PI_AUDIT_KEY_PRIVATE/PUBLIC).
+    #[command(name = "create_audit_keys")]
+    CreateAuditKeys(CreateAuditKeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateEnckeyArgs {
+    /// Use this base64-encoded 96-byte key instead of a random one.
+    #[arg(short = 'e', long = "enckey_b64", value_name = "B64")]
+    pub enckey_b64: Option<String>,
+    /// Only report what would be created.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptEnckeyArgs {
+    /// The key file to encrypt (plain, or passphrase-encrypted with --enckey-passphrase-*).
+    #[arg(value_name = "ENCFILE")]
+    pub encfile: PathBuf,
+    /// Write here (created exclusively, mode 0400) instead of to standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub outfile: Option<PathBuf>,
+    /// The new passphrase (visible in the process list: prefer --password-file or a prompt).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// File holding the new passphrase.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the new passphrase.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateAuditKeysArgs {
+    /// RSA key size in bits.
+    #[arg(short = 'k', long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1024..=16384))]
+    pub keysize: u64,
+    /// Only report what would be created.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add an administrator, or update an existing one (email/password only when given).
+    Add(AdminAddArgs),
+    /// Change an administrator's email and/or password.
+    Change(AdminChangeArgs),
+    /// List the administrators.
+    List,
+    /// Delete an administrator.
+    Delete(AdminDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminPasswordArgs {
+    /// File holding the password.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminAddArgs {
+    pub username: String,
+    #[arg(short = 'e', long)]
+    pub email: Option<String>,
+    /// The password (visible in the process list: prefer --password-file, --password-env or the prompt).
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    #[command(flatten)]
+    pub source: AdminPasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminChangeArgs {
+    pub username: String,
+    #[arg(short = 'e', long)]
+    pub email: Option<String>,
+    /// A new password (visible in the process list: prefer --password-file, --password-env or --prompt).
+    #[arg(long)]
+    pub password: Option<String>,
+    #[command(flatten)]
+    pub source: AdminPasswordArgs,
+    /// Ask for a new password on the terminal.
+    #[arg(long)]
+    pub prompt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminDeleteArgs {
+    pub username: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Create an API token (HS256 over SECRET_KEY) and print it.
+    Createtoken(CreateTokenArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiRoleArg {
+    Admin,
+    Validate,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateTokenArgs {
+    /// The user name in the token.
+    #[arg(short = 'u', long, required = true)]
+    pub username: String,
+    #[arg(short = 'r', long, value_enum, default_value_t = ApiRoleArg::Admin)]
+    pub role: ApiRoleArg,
+    /// Validity in days.
+    #[arg(short = 'd', long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..))]
+    pub days: u64,
+    #[arg(short = 'R', long, default_value = "API")]
+    pub realm: String,
 }
 
 #[derive(Debug, Args)]

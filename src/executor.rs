@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::db::OpenOptions;
 use crate::interrupt::{self, Interrupt};
 use crate::settings::Settings;
-use crate::tasks::{Databases, Task, TaskContext, TaskError, TaskOutcome, TaskOutput, TaskStatus};
+use crate::tasks::{Databases, Task, TaskContext, TaskOutcome, TaskOutput, TaskStatus};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -74,14 +74,16 @@ pub fn run_tasks(
         settings.audit_database.clone(),
         rt.open.clone(),
     );
-    run_with_databases(job, file, tasks, &mut databases, opts, rt, out)
+    run_with_databases(job, file, tasks, settings, &mut databases, opts, rt, out)
 }
 
 /// Like [`run_tasks`], with databases supplied by the caller (tests, benchmarks).
+#[allow(clippy::too_many_arguments)]
 pub fn run_with_databases(
     job: &str,
     file: &str,
     tasks: &[Task],
+    settings: &Settings,
     databases: &mut Databases,
     opts: &RunOptions,
     rt: &Runtime<'_>,
@@ -119,6 +121,7 @@ pub fn run_with_databases(
         out.task_started(task);
         let mut ctx = TaskContext {
             dry_run: opts.dry_run,
+            settings,
             clock: rt.clock,
             interrupt: rt.interrupt,
             databases,
@@ -133,11 +136,10 @@ pub fn run_with_databases(
                 o
             }
             Err(f) => {
-                report.status = match f.error {
-                    ref e if e.is_connect() => JobStatus::ConnectFailed,
-                    TaskError::Db(_) | TaskError::Database(_) | TaskError::Io(_) => {
-                        JobStatus::Failed
-                    }
+                report.status = if f.error.is_connect() {
+                    JobStatus::ConnectFailed
+                } else {
+                    JobStatus::Failed
                 };
                 *f.outcome
             }

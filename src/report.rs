@@ -204,6 +204,8 @@ fn summary(o: &TaskOutcome) -> String {
             None => format!("dry run, in {took}"),
         },
         TaskStatus::Unchanged => format!("unchanged, in {took}"),
+        TaskStatus::Created => format!("created, in {took}"),
+        TaskStatus::Updated => format!("updated, in {took}"),
         TaskStatus::Interrupted => format!(
             "interrupted after deleting {} rows{cut}, in {took}",
             o.deleted.unwrap_or(0)
@@ -274,4 +276,9 @@ pub fn print_raw(text: &str) {
 /// Print a line to stdout (plain command output such as privacyIDEA's messages).
 pub fn print_line(line: &str) {
     println!("{line}");
+}
+
+/// Print an error line to stderr (commands that do not run tasks).
+pub fn print_error(message: &str) {
+    eprintln!("pi-manage: {message}");
 }

@@ -76,6 +76,21 @@ pub fn default_picfg_path(env: Env<'_>) -> PathBuf {
 }
 
 impl Settings {
+    /// Settings for a database given directly, with privacyIDEA's defaults for the rest.
+    pub fn for_database(database: DbUrl) -> Settings {
+        Settings {
+            picfg_path: None,
+            database,
+            audit_database: None,
+            encfile: None,
+            secret_key: None,
+            pepper: Secret::new(DEFAULT_PEPPER),
+            audit_key_private: None,
+            audit_key_public: None,
+            audit_module: None,
+        }
+    }
+
     /// Resolve settings for a request.
     pub fn resolve(req: &SettingsRequest, env: Env<'_>) -> Result<Settings, SettingsError> {
         let (path, explicit) = match &req.explicit_picfg {

@@ -3,8 +3,10 @@
 //! the watermarks.
 
 use crate::app::{AppError, Globals};
-use crate::cli::AuditRotateArgs;
+use crate::cli::{AuditRotateArgs, AuditVerifyArgs};
 use crate::job::model::{AuditRotate, Duration, TaskSpec, Watermark};
+use crate::tasks::audit_verify::AuditVerifyTask;
+use crate::tasks::Task;
 
 pub fn rotate(globals: &Globals, args: &AuditRotateArgs) -> Result<i32, AppError> {
     let mut spec = AuditRotate {
@@ -28,4 +30,21 @@ pub fn rotate(globals: &Globals, args: &AuditRotateArgs) -> Result<i32, AppError
         TaskSpec::AuditRotate(spec),
         args.dryrun,
     )
+}
+
+/// `audit verify [--since DURATION]`: check every entry's signature.
+pub fn verify(globals: &Globals, args: &AuditVerifyArgs) -> Result<i32, AppError> {
+    let since = match &args.since {
+        Some(text) => {
+            Some(Duration::parse(text).map_err(|e| AppError::Usage(format!("--since: {e}")))?)
+        }
+        None => None,
+    };
+    let task = Task::AuditVerify(AuditVerifyTask {
+        name: "audit verify".into(),
+        since,
+        public_key: args.public_key.clone(),
+        allow_unsigned: args.allow_unsigned,
+    });
+    super::run_task(globals, "audit verify", task, false)
 }

@@ -1,6 +1,8 @@
 //! One file per command group. Commands turn their arguments into tasks and hand them to the
 //! executor; they hold no task logic.
 
+pub mod admin;
+pub mod api;
 pub mod audit;
 pub mod challenge;
 pub mod run;
@@ -37,6 +39,27 @@ pub(crate) fn run_single_task(
     let Some(task) = task else {
         return Err(AppError::Invalid(format!("{job}: nothing was run")));
     };
+    run_task(globals, job, task, dry_run)
+}
+
+/// The settings of the installation `--picfg` (or privacyIDEA's default) describes.
+pub(crate) fn installation(globals: &Globals) -> Result<Settings, AppError> {
+    Ok(Settings::resolve(
+        &SettingsRequest {
+            explicit_picfg: globals.picfg.clone(),
+            ..Default::default()
+        },
+        &process_env,
+    )?)
+}
+
+/// Run one prepared task with privacyIDEA-style output.
+pub(crate) fn run_task(
+    globals: &Globals,
+    job: &str,
+    task: tasks::Task,
+    dry_run: bool,
+) -> Result<i32, AppError> {
     let settings = Settings::resolve(
         &SettingsRequest {
             explicit_picfg: globals.picfg.clone(),

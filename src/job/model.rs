@@ -76,6 +76,16 @@ pub enum TaskSpec {
     ChallengeCleanup(ChallengeCleanup),
     /// Create privacyIDEA's tables in an empty database and stamp the schema revision.
     CreateTables(CreateTables),
+    /// Ensure the encryption key file (`PI_ENCFILE`) exists; never overwrite it.
+    Enckey(Enckey),
+    /// Ensure the audit signing key pair (`PI_AUDIT_KEY_PRIVATE`/`PUBLIC`) exists.
+    AuditKeys(AuditKeys),
+    /// Ensure an administrator exists (or is absent), with its email and password.
+    Admin(Admin),
+    /// Keep an API token (JWT) in a file, renewing it before it expires.
+    ApiToken(ApiToken),
+    /// Check the signature of every audit entry; fail if any does not verify.
+    AuditVerify(AuditVerify),
 }
 
 impl TaskSpec {
@@ -85,12 +95,25 @@ impl TaskSpec {
             TaskSpec::AuditRotate(_) => "audit_rotate",
             TaskSpec::ChallengeCleanup(_) => "challenge_cleanup",
             TaskSpec::CreateTables(_) => "create_tables",
+            TaskSpec::Enckey(_) => "enckey",
+            TaskSpec::AuditKeys(_) => "audit_keys",
+            TaskSpec::Admin(_) => "admin",
+            TaskSpec::ApiToken(_) => "api_token",
+            TaskSpec::AuditVerify(_) => "audit_verify",
         }
     }
 
-    /// Every `kind` a job file may use.
-    pub const KINDS: &'static [&'static str] =
-        &["audit_rotate", "challenge_cleanup", "create_tables"];
+    /// Every `kind` a job file may use, in declaration order (the schema's `oneOf` order).
+    pub const KINDS: &'static [&'static str] = &[
+        "audit_rotate",
+        "challenge_cleanup",
+        "create_tables",
+        "enckey",
+        "audit_keys",
+        "admin",
+        "api_token",
+        "audit_verify",
+    ];
 
     /// The name given in the file, if any.
     pub fn explicit_name(&self) -> Option<&str> {
@@ -98,6 +121,11 @@ impl TaskSpec {
             TaskSpec::AuditRotate(t) => t.name.as_deref(),
             TaskSpec::ChallengeCleanup(t) => t.name.as_deref(),
             TaskSpec::CreateTables(t) => t.name.as_deref(),
+            TaskSpec::Enckey(t) => t.name.as_deref(),
+            TaskSpec::AuditKeys(t) => t.name.as_deref(),
+            TaskSpec::Admin(t) => t.name.as_deref(),
+            TaskSpec::ApiToken(t) => t.name.as_deref(),
+            TaskSpec::AuditVerify(t) => t.name.as_deref(),
         }
     }
 
@@ -209,4 +237,169 @@ pub struct CreateTables {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 100))]
     pub name: Option<String>,
+}
+
+/// Ensure the encryption key file exists (as `pi-manage setup create_enckey`): created with
+/// 96 random bytes, exclusively and with mode 0400, only if there is none. An existing file is
+/// never touched; it is checked to be a valid plain or passphrase-encrypted key.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Enckey {
+    /// Name of this task in reports and for `--task`. Default: the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    /// The key file. Default: `PI_ENCFILE` from pi.cfg.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+/// Ensure the audit signing keys exist (as `pi-manage setup create_audit_keys`): an RSA key
+/// pair in privacyIDEA's PEM forms, the private key with mode 0400. Existing keys are kept; a
+/// missing public key is derived from an existing private key.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditKeys {
+    /// Name of this task in reports and for `--task`. Default: the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    /// RSA key size in bits for a new key pair.
+    #[serde(default = "default_keysize")]
+    #[schemars(range(min = 2048, max = 8192))]
+    pub keysize: usize,
+    /// The private key file. Default: `PI_AUDIT_KEY_PRIVATE` from pi.cfg.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<PathBuf>,
+    /// The public key file. Default: `PI_AUDIT_KEY_PUBLIC` from pi.cfg.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<PathBuf>,
+}
+
+fn default_keysize() -> usize {
+    2048
+}
+
+impl Default for AuditKeys {
+    fn default() -> Self {
+        AuditKeys {
+            name: None,
+            keysize: default_keysize(),
+            private_key: None,
+            public_key: None,
+        }
+    }
+}
+
+/// Whether something should exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// Ensure a privacyIDEA administrator (table `admin`) exists — or, with `state: absent`, does
+/// not. The password is read from a file or an environment variable, never written in the
+/// job file; it is hashed as privacyIDEA does (argon2id over `PI_PEPPER` + password).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Name of this task in reports and for `--task`. Default: the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    /// The administrator's login name.
+    #[schemars(length(min = 1, max = 120))]
+    pub username: String,
+    /// `present` (default) or `absent`.
+    #[serde(default, skip_serializing_if = "is_present")]
+    pub state: Presence,
+    /// The email address to set. Left as it is when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A file whose content (without a trailing newline) is the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// An environment variable holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// Also set the password of an existing administrator when it differs (default: only
+    /// new administrators get the password).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub update_password: bool,
+}
+
+fn is_present(p: &Presence) -> bool {
+    *p == Presence::Present
+}
+
+/// The role of an API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiTokenRole {
+    #[default]
+    Admin,
+    Validate,
+}
+
+/// Keep an API token (as `pi-manage api createtoken`: HS256 over `SECRET_KEY`) in a file
+/// with mode 0600. The file is rewritten only when it is missing, does not verify, is for
+/// another user/realm/role, or expires within `renew_before`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Name of this task in reports and for `--task`. Default: the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    /// The user name in the token (for admin tokens, an existing administrator).
+    #[schemars(length(min = 1))]
+    pub username: String,
+    /// The realm in the token.
+    #[serde(default = "default_api_realm")]
+    pub realm: String,
+    /// `admin` (default) or `validate`.
+    #[serde(default)]
+    pub role: ApiTokenRole,
+    /// How long a new token is valid.
+    #[serde(default = "default_validity")]
+    pub validity: Duration,
+    /// Renew the token when it expires within this time.
+    #[serde(default = "default_renew_before")]
+    pub renew_before: Duration,
+    /// The file the token is kept in (relative to the job file).
+    pub file: PathBuf,
+}
+
+fn default_api_realm() -> String {
+    "API".to_string()
+}
+fn default_validity() -> Duration {
+    Duration::from_days(365)
+}
+fn default_renew_before() -> Duration {
+    Duration::from_days(30)
+}
+
+/// Verify the signature of every audit entry (or of those newer than `since`) with
+/// `PI_AUDIT_KEY_PUBLIC`, and fail when any does not verify — run it before `audit_rotate`
+/// to check the evidence before it is deleted.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditVerify {
+    /// Name of this task in reports and for `--task`. Default: the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    /// Only entries whose `date` is newer than this (local time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Duration>,
+    /// The public key file. Default: `PI_AUDIT_KEY_PUBLIC` from pi.cfg.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<PathBuf>,
+    /// Accept entries without a signature (installations with `PI_AUDIT_NO_SIGN`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unsigned: bool,
 }

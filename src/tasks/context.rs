@@ -6,6 +6,7 @@ use crate::db::delete::DeleteObserver;
 use crate::db::{self, Connection, DbResult, OpenOptions};
 use crate::dburl::DbUrl;
 use crate::interrupt::Interrupt;
+use crate::settings::Settings;
 
 /// Where a task's output goes. Implemented by the report layer; tasks never print.
 pub trait TaskOutput {
@@ -95,6 +96,8 @@ impl Databases {
 /// Everything a task may use while it runs.
 pub struct TaskContext<'a> {
     pub dry_run: bool,
+    /// The installation: key paths, secrets, pepper (from pi.cfg and the job file).
+    pub settings: &'a Settings,
     pub clock: &'a dyn Clock,
     pub interrupt: &'a Interrupt,
     pub databases: &'a mut Databases,

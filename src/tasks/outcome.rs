@@ -11,6 +11,10 @@ use crate::db::{DbError, DbErrorKind};
 pub enum TaskStatus {
     /// Ran and changed what it had to (possibly nothing).
     Done,
+    /// Created what it ensures (a key, an administrator, a token file).
+    Created,
+    /// Changed something that existed (an email, a password, a renewed token).
+    Updated,
     /// Ran as a dry run: computed, changed nothing.
     DryRun,
     /// Found nothing to do (e.g. the tables already exist).
@@ -46,6 +50,9 @@ pub struct TaskOutcome {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
+    /// Task-specific facts for machines (counts, file paths, expiry dates); never secrets.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub details: serde_json::Map<String, serde_json::Value>,
     pub duration_ms: u64,
 }
 
@@ -62,6 +69,7 @@ impl TaskOutcome {
             messages: Vec::new(),
             error: None,
             signal: None,
+            details: serde_json::Map::new(),
             duration_ms: 0,
         }
     }
@@ -83,12 +91,27 @@ pub enum TaskError {
     Database(String),
     #[error("{0}")]
     Io(String),
+    /// The task refuses to act (an existing key it must not overwrite, a missing secret …).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl TaskError {
     /// Whether the failure is about reaching the database at all (exit code 3).
     pub fn is_connect(&self) -> bool {
         matches!(self, TaskError::Db(e) if matches!(e.kind, DbErrorKind::Connect | DbErrorKind::Auth))
+    }
+}
+
+impl From<crate::crypto::CryptoError> for TaskError {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        TaskError::Io(e.to_string())
+    }
+}
+
+impl From<crate::secret_input::SecretInputError> for TaskError {
+    fn from(e: crate::secret_input::SecretInputError) -> Self {
+        TaskError::Refused(e.to_string())
     }
 }
 

@@ -352,6 +352,7 @@ fn interrupted_chunked_rotation_keeps_what_it_did_and_a_rerun_finishes() {
             "t",
             "t",
             &[task],
+            &db.settings(),
             &mut dbs,
             &RunOptions::default(),
             &rt,
@@ -417,10 +418,12 @@ fn separate_audit_database_is_used_for_counting_and_deleting() {
             open: OpenOptions::default(),
         };
         let mut out = Collect::default();
+        let settings = pi_manage::settings::Settings::for_database(main.clone());
         let report = executor::run_with_databases(
             "t",
             "t",
             &[task],
+            &settings,
             &mut dbs,
             &RunOptions {
                 dry_run,

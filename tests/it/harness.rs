@@ -15,6 +15,7 @@ use pi_manage::dburl::{Backend, DbUrl};
 use pi_manage::executor::{self, JobReport, RunOptions, RunOutput, Runtime};
 use pi_manage::interrupt::Interrupt;
 use pi_manage::job::model::TaskSpec;
+use pi_manage::settings::Settings;
 use pi_manage::tasks::{self, Databases, TaskOutput, TaskSite};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -42,6 +43,11 @@ impl TestDb {
 
     pub fn label(&self) -> &'static str {
         self.backend.name()
+    }
+
+    /// Installation settings for this database, with privacyIDEA's defaults.
+    pub fn settings(&self) -> Settings {
+        Settings::for_database(self.url.clone())
     }
 }
 
@@ -211,6 +217,18 @@ pub fn run_spec_with(
     let mut diags = Vec::new();
     let task = tasks::prepare(&spec, &site, &mut diags)
         .unwrap_or_else(|| panic!("invalid spec: {diags:?}"));
+    run_task(db, task, dry_run, clock, interrupt, &db.settings())
+}
+
+/// Run a prepared task with the given installation settings.
+pub fn run_task(
+    db: &TestDb,
+    task: tasks::Task,
+    dry_run: bool,
+    clock: &dyn Clock,
+    interrupt: &Interrupt,
+    settings: &Settings,
+) -> RunResult {
     let mut dbs = Databases::new(db.url.clone(), None, OpenOptions::default());
     let rt = Runtime {
         clock,
@@ -222,6 +240,7 @@ pub fn run_spec_with(
         "test",
         "test",
         &[task],
+        settings,
         &mut dbs,
         &RunOptions {
             dry_run,

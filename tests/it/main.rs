@@ -3,10 +3,14 @@
 
 mod harness;
 
+mod admins;
 mod audit_rotate;
+mod audit_verify;
 mod challenge_cleanup;
 mod cli;
+mod cli_keys;
 mod concurrency;
 mod create_tables;
 mod jobs;
+mod keys;
 mod validation;

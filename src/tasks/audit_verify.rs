@@ -1,0 +1,252 @@
+//! `kind: audit_verify` / `pi-manage audit verify`: stream `pidea_audit` in id order and check
+//! every entry's signature with the public audit key, as privacyIDEA's `Sign.verify` does
+//! (reference/schema.md §11). Entries that fail are listed by id; any failure fails the task,
+//! so a plan can refuse to rotate evidence away that does not verify.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{NaiveDateTime, TimeDelta};
+
+use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+use crate::crypto::audit_sign::{signed_string, AuditRecord, AuditVerifier};
+use crate::db::{Dialect, Row, Value};
+use crate::job::model::Duration;
+
+const TABLE: &str = "pidea_audit";
+const PAGE_ROWS: u64 = 2000;
+/// How many failing ids the report lists (all of them are counted).
+const LISTED_IDS: usize = 50;
+
+/// The columns read, in this order. `container_*` are missing in tables from before 3.10.
+const COLUMNS: &[&str] = &[
+    "id",
+    "date",
+    "action",
+    "success",
+    "serial",
+    "token_type",
+    "user",
+    "realm",
+    "administrator",
+    "action_detail",
+    "info",
+    "privacyidea_server",
+    "client",
+    "loglevel",
+    "clearance_level",
+    "startdate",
+    "duration",
+    "container_serial",
+    "container_type",
+    "signature",
+];
+
+#[derive(Debug)]
+pub struct AuditVerifyTask {
+    pub name: String,
+    pub since: Option<Duration>,
+    pub public_key: Option<PathBuf>,
+    pub allow_unsigned: bool,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Text(t) => Some(t.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::DateTime(d) => Some(d.to_string()),
+    }
+}
+
+fn epoch() -> NaiveDateTime {
+    chrono::DateTime::UNIX_EPOCH.naive_utc()
+}
+
+/// The interval in `duration` as stored: an epoch-based datetime (SQLite, MySQL), or seconds
+/// (PostgreSQL, selected as `EXTRACT(EPOCH FROM duration)`).
+fn duration(v: &Value) -> Option<TimeDelta> {
+    match v {
+        Value::Null => None,
+        Value::Float(secs) => Some(TimeDelta::microseconds((secs * 1e6).round() as i64)),
+        Value::Int(secs) => Some(TimeDelta::seconds(*secs)),
+        other => other.as_datetime().map(|d| d - epoch()),
+    }
+}
+
+fn record(row: &Row, index: &[Option<usize>]) -> AuditRecord {
+    let col = |name: &str| -> &Value {
+        const NULL: Value = Value::Null;
+        let i = COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .and_then(|p| index[p]);
+        i.map(|i| row.get(i)).unwrap_or(&NULL)
+    };
+    AuditRecord {
+        id: col("id").as_i64().unwrap_or_default(),
+        date: col("date").as_datetime(),
+        action: text(col("action")),
+        success: col("success").as_i64(),
+        serial: text(col("serial")),
+        token_type: text(col("token_type")),
+        user: text(col("user")),
+        realm: text(col("realm")),
+        administrator: text(col("administrator")),
+        action_detail: text(col("action_detail")),
+        info: text(col("info")),
+        privacyidea_server: text(col("privacyidea_server")),
+        client: text(col("client")),
+        loglevel: text(col("loglevel")),
+        clearance_level: text(col("clearance_level")),
+        startdate: col("startdate").as_datetime(),
+        duration: duration(col("duration")),
+        container_serial: text(col("container_serial")),
+        container_type: text(col("container_type")),
+    }
+}
+
+impl AuditVerifyTask {
+    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        let started = Instant::now();
+        let mut out = TaskOutcome::new(&self.name, "audit_verify");
+        let result = self.run_inner(ctx, &mut out);
+        out.duration_ms = started.elapsed().as_millis() as u64;
+        result
+            .map(|_| out.clone())
+            .map_err(|e| TaskFailure::new(out, e))
+    }
+
+    fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
+        let path = self
+            .public_key
+            .clone()
+            .or_else(|| ctx.settings.audit_key_public.clone())
+            .ok_or_else(|| {
+                TaskError::Refused(
+                    "pi.cfg sets no PI_AUDIT_KEY_PUBLIC, and the task names no public key".into(),
+                )
+            })?;
+        let pem = std::fs::read_to_string(&path).map_err(|e| {
+            TaskError::Io(format!(
+                "cannot read the public audit key {}: {e}",
+                path.display()
+            ))
+        })?;
+        let verifier = AuditVerifier::from_public_pem(&pem)?;
+        let since = self.since.map(|s| ctx.clock.now_local() - s.to_chrono());
+        let conn = ctx.databases.audit()?;
+        out.database = Some(conn.target());
+        if !conn.table_exists(TABLE)? {
+            return Err(TaskError::Database(format!(
+                "{} has no table {TABLE}",
+                conn.target()
+            )));
+        }
+        let d = conn.dialect();
+        let present = conn.table_columns(TABLE)?;
+        let mut select = Vec::new();
+        let mut index = Vec::new();
+        for c in COLUMNS {
+            if present.iter().any(|p| p == c) {
+                index.push(Some(select.len()));
+                select.push(if *c == "duration" && d == Dialect::Postgres {
+                    format!("EXTRACT(EPOCH FROM {})", d.quote(c))
+                } else {
+                    d.quote(c)
+                });
+            } else {
+                index.push(None);
+            }
+        }
+        let sig_index = index[COLUMNS.len() - 1]
+            .ok_or_else(|| TaskError::Database(format!("{TABLE} has no signature column")))?;
+        let (id, date) = (d.quote("id"), d.quote("date"));
+        let since_filter = if since.is_some() {
+            format!(" AND {date} >= ?")
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {id} > ?{since_filter} ORDER BY {id} LIMIT {PAGE_ROWS}",
+            select.join(", "),
+            d.quote(TABLE)
+        );
+        let (mut checked, mut unsigned, mut failed_total) = (0u64, 0u64, 0u64);
+        let mut failed: Vec<i64> = Vec::new();
+        let mut last = i64::MIN;
+        loop {
+            let mut params = vec![Value::Int(last)];
+            if let Some(s) = since {
+                params.push(Value::DateTime(s));
+            }
+            let mut n = 0u64;
+            let conn = ctx.databases.audit()?;
+            conn.for_each_row(&sql, &params, &mut |row| {
+                n += 1;
+                let rec = record(row, &index);
+                last = rec.id;
+                checked += 1;
+                let sig = row.get(sig_index).as_str().unwrap_or_default();
+                if sig.is_empty() {
+                    unsigned += 1;
+                    if self.allow_unsigned {
+                        return Ok(());
+                    }
+                }
+                if sig.is_empty() || !verifier.verify(&signed_string(&rec), sig) {
+                    failed_total += 1;
+                    if failed.len() < LISTED_IDS {
+                        failed.push(rec.id);
+                    }
+                }
+                Ok(())
+            })?;
+            if n < PAGE_ROWS || ctx.interrupt.requested().is_some() {
+                break;
+            }
+        }
+        out.details.insert("checked".into(), checked.into());
+        out.details.insert("failed".into(), failed_total.into());
+        out.details.insert("unsigned".into(), unsigned.into());
+        out.details
+            .insert("failed_ids".into(), failed.clone().into());
+        let scope = since.map(|s| format!(" since {s}")).unwrap_or_default();
+        out.say(
+            ctx.output,
+            format!(
+                "Checked {checked} audit entries{scope}: {} verified, {failed_total} failed{}.",
+                checked - failed_total - if self.allow_unsigned { unsigned } else { 0 },
+                if self.allow_unsigned {
+                    format!(", {unsigned} unsigned (accepted)")
+                } else if unsigned > 0 {
+                    format!(" ({unsigned} of them unsigned)")
+                } else {
+                    String::new()
+                }
+            ),
+        );
+        if failed_total > 0 {
+            let more = if failed_total as usize > failed.len() {
+                format!(" (first {})", failed.len())
+            } else {
+                String::new()
+            };
+            let ids: Vec<String> = failed.iter().map(i64::to_string).collect();
+            out.say(
+                ctx.output,
+                format!("Signature check failed for ids{more}: {}", ids.join(", ")),
+            );
+            return Err(TaskError::Refused(format!(
+                "{failed_total} audit entries do not verify"
+            )));
+        }
+        if let Some(sig) = ctx.interrupt.requested() {
+            out.status = TaskStatus::Interrupted;
+            out.signal = Some(sig);
+        }
+        Ok(())
+    }
+}
