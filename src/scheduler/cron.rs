@@ -11,9 +11,16 @@
 
 use std::fmt;
 
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc,
+};
+use chrono_tz::Tz;
+
 /// A parsed cron expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CronExpr {
+    /// Allowed seconds; only `0` unless the expression has a seconds field.
+    pub seconds: u64,
     pub minutes: u64,
     pub hours: u32,
     pub days_of_month: u32,
@@ -43,6 +50,12 @@ struct Field {
     names: &'static [&'static str],
 }
 
+const SECOND: Field = Field {
+    name: "second",
+    min: 0,
+    max: 59,
+    names: &[],
+};
 const MINUTE: Field = Field {
     name: "minute",
     min: 0,
@@ -156,7 +169,18 @@ impl Field {
 }
 
 impl CronExpr {
+    /// A standard 5-field expression (or macro).
     pub fn parse(text: &str) -> Result<CronExpr, CronError> {
+        Self::parse_fields(text, false)
+    }
+
+    /// A 6-field expression with a leading seconds field (`*/5 * * * * *`), accepted only
+    /// where a job file asks for it explicitly (`schedule_seconds: true`).
+    pub fn parse_with_seconds(text: &str) -> Result<CronExpr, CronError> {
+        Self::parse_fields(text, true)
+    }
+
+    fn parse_fields(text: &str, with_seconds: bool) -> Result<CronExpr, CronError> {
         let t = text.trim();
         let expanded = match t.to_ascii_lowercase().as_str() {
             "@hourly" => "0 * * * *",
@@ -171,11 +195,23 @@ impl CronExpr {
             }
             _ => t,
         };
-        let fields: Vec<&str> = expanded.split_whitespace().collect();
+        let mut fields: Vec<&str> = expanded.split_whitespace().collect();
+        let seconds = if with_seconds && !t.starts_with('@') {
+            if fields.len() != 6 {
+                return Err(err(format!(
+                    "with schedule_seconds, a cron expression has 6 fields (second minute hour day-of-month month day-of-week), found {}",
+                    fields.len()
+                )));
+            }
+            SECOND.parse(fields.remove(0))?.0
+        } else {
+            1
+        };
         if fields.len() != 5 {
             return Err(err(format!(
-                "a cron expression has 5 fields (minute hour day-of-month month day-of-week), found {}",
-                fields.len()
+                "a cron expression has 5 fields (minute hour day-of-month month day-of-week), found {}{}",
+                fields.len(),
+                if fields.len() == 6 { " (a seconds field needs schedule_seconds: true)" } else { "" }
             )));
         }
         let (minutes, _) = MINUTE.parse(fields[0])?;
@@ -184,6 +220,7 @@ impl CronExpr {
         let (months, _) = MONTH.parse(fields[3])?;
         let (dow, dow_restricted) = DOW.parse(fields[4])?;
         Ok(CronExpr {
+            seconds,
             minutes,
             hours: hours as u32,
             days_of_month: dom as u32,
@@ -193,6 +230,119 @@ impl CronExpr {
             dow_restricted,
             text: t.to_string(),
         })
+    }
+}
+
+impl CronExpr {
+    /// Whether the expression names fixed times of day (an explicit hour and minute), which
+    /// decides its DST behaviour: fixed-time slots run once, wildcard slots follow real time.
+    pub fn is_fixed_time(&self) -> bool {
+        self.hours.count_ones() <= 2 && self.minutes.count_ones() <= 2 && self.hours != 0
+    }
+
+    fn day_matches(&self, d: NaiveDate) -> bool {
+        if self.months & (1 << d.month()) == 0 {
+            return false;
+        }
+        let dom = self.days_of_month & (1 << d.day()) != 0;
+        let dow = self.days_of_week & (1 << d.weekday().num_days_from_sunday()) != 0;
+        // Vixie cron: when both day fields are restricted, either may match.
+        if self.dom_restricted && self.dow_restricted {
+            dom || dow
+        } else {
+            dom && dow
+        }
+    }
+
+    /// The wall-clock times this expression names on one day, in order.
+    fn times_of_day(&self) -> impl Iterator<Item = NaiveTime> + '_ {
+        (0..24u32)
+            .filter(move |h| self.hours & (1 << h) != 0)
+            .flat_map(move |h| {
+                (0..60u32)
+                    .filter(move |m| self.minutes & (1 << m) != 0)
+                    .flat_map(move |m| {
+                        (0..60u32)
+                            .filter(move |s| self.seconds & (1 << s) != 0)
+                            .filter_map(move |s| NaiveTime::from_hms_opt(h, m, s))
+                    })
+            })
+    }
+
+    /// The first slot strictly after `after`, as an instant, evaluating the expression in
+    /// `tz`. DST rules (documented in docs/scheduler.md):
+    /// * a wall-clock time that does not exist (spring forward) fires once, at the end of the
+    ///   gap; several such times collapse into that one instant;
+    /// * a wall-clock time that exists twice (fall back) fires once for fixed-time
+    ///   expressions (the first occurrence) and at both instants for wildcard expressions.
+    ///
+    /// `None` when no slot exists within eight years (e.g. `0 0 30 2 *`).
+    pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        let local_after = after.with_timezone(&tz).naive_local();
+        // Start a day early: a gap can map an earlier wall-clock time after `after`.
+        let mut day = local_after.date() - TimeDelta::days(1);
+        let last = local_after.date() + TimeDelta::days(366 * 8);
+        while day <= last {
+            if self.day_matches(day) {
+                for t in self.times_of_day() {
+                    let naive = NaiveDateTime::new(day, t);
+                    for instant in self.instants(naive, tz) {
+                        if instant > after {
+                            return Some(instant);
+                        }
+                    }
+                }
+            }
+            day = day.succ_opt()?;
+        }
+        None
+    }
+
+    /// The instants a wall-clock slot stands for in `tz`.
+    fn instants(&self, naive: NaiveDateTime, tz: Tz) -> Vec<DateTime<Utc>> {
+        match tz.from_local_datetime(&naive) {
+            LocalResult::Single(dt) => vec![dt.with_timezone(&Utc)],
+            LocalResult::Ambiguous(first, second) => {
+                if self.is_fixed_time() {
+                    vec![first.with_timezone(&Utc)]
+                } else {
+                    vec![first.with_timezone(&Utc), second.with_timezone(&Utc)]
+                }
+            }
+            LocalResult::None => {
+                // In a spring-forward gap: the first wall-clock second after it.
+                let mut probe = naive;
+                for _ in 0..(4 * 3600) {
+                    probe += TimeDelta::seconds(1);
+                    if let Some(dt) = tz.from_local_datetime(&probe).earliest() {
+                        return vec![dt.with_timezone(&Utc)];
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// The slots in `(after, until]`, at most `limit` of them.
+    pub fn slots_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        tz: Tz,
+        limit: usize,
+    ) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        let mut t = after;
+        while out.len() < limit {
+            match self.next_after(t, tz) {
+                Some(n) if n <= until => {
+                    out.push(n);
+                    t = n;
+                }
+                _ => break,
+            }
+        }
+        out
     }
 }
 
@@ -221,6 +371,146 @@ mod tests {
         assert_eq!(
             CronExpr::parse("5/20 * * * *").unwrap().minutes,
             (1 << 5) | (1 << 25) | (1 << 45)
+        );
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn berlin() -> Tz {
+        "Europe/Berlin".parse().unwrap()
+    }
+
+    #[test]
+    fn next_fire_in_a_time_zone() {
+        let c = CronExpr::parse("30 2 * * *").unwrap();
+        // 02:30 Berlin in winter is 01:30 UTC.
+        assert_eq!(
+            c.next_after(utc("2026-11-22T12:00:00Z"), berlin()),
+            Some(utc("2026-11-23T01:30:00Z"))
+        );
+        let c = CronExpr::parse("*/15 * * * *").unwrap();
+        assert_eq!(
+            c.next_after(utc("2026-11-22T12:00:00Z"), Tz::UTC),
+            Some(utc("2026-11-22T12:15:00Z"))
+        );
+        assert_eq!(
+            c.next_after(utc("2026-11-22T12:07:59Z"), Tz::UTC),
+            Some(utc("2026-11-22T12:15:00Z"))
+        );
+        // Day-of-month OR day-of-week when both are restricted (Vixie).
+        let c = CronExpr::parse("0 0 1 * mon").unwrap();
+        assert_eq!(
+            c.next_after(utc("2026-11-22T12:00:00Z"), Tz::UTC),
+            Some(utc("2026-11-23T00:00:00Z"))
+        );
+        assert_eq!(
+            c.next_after(utc("2026-11-23T00:00:00Z"), Tz::UTC),
+            Some(utc("2026-11-30T00:00:00Z"))
+        );
+        assert_eq!(
+            c.next_after(utc("2026-11-30T00:00:00Z"), Tz::UTC),
+            Some(utc("2026-12-01T00:00:00Z"))
+        );
+        // Leap day: four years on.
+        let c = CronExpr::parse("0 12 29 2 *").unwrap();
+        assert_eq!(
+            c.next_after(utc("2026-11-22T12:00:00Z"), Tz::UTC),
+            Some(utc("2028-02-29T12:00:00Z"))
+        );
+        assert_eq!(
+            CronExpr::parse("0 0 30 2 *")
+                .unwrap()
+                .next_after(utc("2026-01-01T00:00:00Z"), Tz::UTC),
+            None
+        );
+    }
+
+    #[test]
+    fn spring_forward_runs_a_fixed_time_job_once() {
+        // 2026-03-29 in Berlin: 02:00 -> 03:00, so 02:30 does not exist.
+        let c = CronExpr::parse("30 2 * * *").unwrap();
+        let slots = c.slots_between(
+            utc("2026-03-27T12:00:00Z"),
+            utc("2026-03-30T12:00:00Z"),
+            berlin(),
+            10,
+        );
+        assert_eq!(
+            slots,
+            [
+                utc("2026-03-28T01:30:00Z"),
+                utc("2026-03-29T01:00:00Z"),
+                utc("2026-03-30T00:30:00Z")
+            ],
+            "once on the transition day, at 03:00 local (the end of the gap)"
+        );
+        // A wildcard job: the gap's slots collapse into one instant.
+        let c = CronExpr::parse("*/30 * * * *").unwrap();
+        let slots = c.slots_between(
+            utc("2026-03-29T00:00:00Z"),
+            utc("2026-03-29T01:30:00Z"),
+            berlin(),
+            10,
+        );
+        assert_eq!(
+            slots,
+            [
+                utc("2026-03-29T00:30:00Z"),
+                utc("2026-03-29T01:00:00Z"),
+                utc("2026-03-29T01:30:00Z")
+            ]
+        );
+    }
+
+    #[test]
+    fn fall_back_runs_a_fixed_time_job_once_and_wildcards_in_real_time() {
+        // 2026-10-25 in Berlin: 03:00 -> 02:00, so 02:30 exists twice.
+        let c = CronExpr::parse("30 2 * * *").unwrap();
+        let slots = c.slots_between(
+            utc("2026-10-24T12:00:00Z"),
+            utc("2026-10-26T12:00:00Z"),
+            berlin(),
+            10,
+        );
+        assert_eq!(
+            slots,
+            [utc("2026-10-25T00:30:00Z"), utc("2026-10-26T01:30:00Z")],
+            "once, at the first 02:30"
+        );
+        let c = CronExpr::parse("30 * * * *").unwrap();
+        let slots = c.slots_between(
+            utc("2026-10-24T23:00:00Z"),
+            utc("2026-10-25T02:00:00Z"),
+            berlin(),
+            10,
+        );
+        assert_eq!(
+            slots,
+            [
+                utc("2026-10-24T23:30:00Z"),
+                utc("2026-10-25T00:30:00Z"),
+                utc("2026-10-25T01:30:00Z")
+            ],
+            "hourly: both 02:30s run (they are an hour apart in real time)"
+        );
+    }
+
+    #[test]
+    fn seconds_field_only_when_asked_for() {
+        let e = CronExpr::parse("*/5 * * * * *").unwrap_err();
+        assert!(e.message.contains("schedule_seconds"), "{e}");
+        let c = CronExpr::parse_with_seconds("*/5 * * * * *").unwrap();
+        assert_eq!(
+            c.next_after(utc("2026-11-22T12:00:01Z"), Tz::UTC),
+            Some(utc("2026-11-22T12:00:05Z"))
+        );
+        assert_eq!(
+            CronExpr::parse_with_seconds("@hourly")
+                .unwrap()
+                .next_after(utc("2026-11-22T12:00:00Z"), Tz::UTC),
+            Some(utc("2026-11-22T13:00:00Z"))
         );
     }
 
