@@ -63,6 +63,11 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
         Command::Config(ConfigCommand::Challenge(ChallengeCommand::Cleanup(args))) => {
             commands::challenge::cleanup(&globals, &args)
         }
+        Command::Config(ConfigCommand::Policy(cmd)) | Command::Policy(cmd) => {
+            commands::policy::policy(&globals, &cmd)
+        }
+        Command::Config(ConfigCommand::Export(args)) => commands::policy::export(&globals, &args),
+        Command::Config(ConfigCommand::Import(args)) => commands::policy::import(&globals, &args),
         Command::Setup(SetupCommand::CreateTables(args)) | Command::CreateTables(args) => {
             commands::setup::create_tables(&globals, &args)
         }
@@ -81,5 +86,8 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
         Command::Admin(AdminCommand::List) => commands::admin::list(&globals),
         Command::Admin(AdminCommand::Delete(args)) => commands::admin::delete(&globals, &args),
         Command::Api(ApiCommand::Createtoken(args)) => commands::api::createtoken(&globals, &args),
+        Command::Schedule(args) => commands::schedule::run(&globals, &args),
+        Command::History(args) => commands::schedule::history(&globals, &args),
+        Command::Backup(cmd) => commands::backup::run(&globals, cmd),
     }
 }

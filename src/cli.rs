@@ -62,6 +62,10 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Api(ApiCommand),
+    /// Run job files on their schedules, replacing cron; safe on several nodes at once.
+    Schedule(ScheduleArgs),
+    /// Show the run history recorded by `schedule` and `run`.
+    History(HistoryArgs),
     /// Deprecated alias of `pi-manage audit rotate`.
     #[command(name = "rotate_audit", hide = true)]
     RotateAudit(AuditRotateArgs),
@@ -77,6 +81,12 @@ pub enum Command {
     /// Deprecated alias of `pi-manage setup create_audit_keys`.
     #[command(name = "create_audit_keys", hide = true)]
     CreateAuditKeys(CreateAuditKeysArgs),
+    /// Deprecated alias of `pi-manage config policy`.
+    #[command(subcommand, hide = true)]
+    Policy(PolicyCommand),
+    /// Back up, verify and restore the database and configuration.
+    #[command(subcommand)]
+    Backup(BackupCommand),
 }
 
 #[derive(Debug, Args)]
@@ -85,11 +95,53 @@ pub struct RunArgs {
     #[arg(required = true, value_name = "JOB.yaml")]
     pub jobs: Vec<PathBuf>,
     /// Compute and report what would be done; change nothing.
+    /// Exits with 4 when policy changes are pending.
     #[arg(long, alias = "dryrun")]
     pub dry_run: bool,
     /// Run only the task with this name.
     #[arg(long, value_name = "NAME")]
     pub task: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Job files, or directories of them.
+    #[arg(value_name = "PATH", default_value = "/etc/privacyidea/jobs/")]
+    pub paths: Vec<PathBuf>,
+    /// This node's name in the run ledger [default: the host name].
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Print each job's next fire times and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// How many fire times --list prints per job.
+    #[arg(long, default_value_t = 5)]
+    pub count: usize,
+    /// Log format: human-readable text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub log_format: OutputFormat,
+    /// How long a node's claim on a running job lasts without renewal.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub lease: String,
+    /// How long running jobs get to finish their current chunk on SIGTERM/SIGINT.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub grace: String,
+    /// How long run history is kept.
+    #[arg(long, default_value = "90d", value_name = "DURATION")]
+    pub history_retention: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this job.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// At most this many runs, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Output format (same as the global --output).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +202,15 @@ pub enum ConfigCommand {
     /// Challenge commands.
     #[command(subcommand)]
     Challenge(ChallengeCommand),
+    /// Manage policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Export the policies in privacyIDEA's format (JSON or YAML).
+    #[command(alias = "exporter")]
+    Export(ConfigExportArgs),
+    /// Import policies from privacyIDEA's export format (JSON, YAML or a Python literal).
+    #[command(alias = "importer")]
+    Import(ConfigImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +228,81 @@ pub struct ChallengeCleanupArgs {
     #[arg(long, value_name = "INT", value_parser = clap::value_parser!(u64).range(1..))]
     pub chunksize: Option<u64>,
     /// Only report what would be deleted.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// List the policies (active, name, scope), by priority.
+    List,
+    /// Enable the policy NAME.
+    Enable(PolicyNameArgs),
+    /// Disable the policy NAME.
+    Disable(PolicyNameArgs),
+    /// Delete the policy NAME (with its conditions and description).
+    Delete(PolicyNameArgs),
+    /// Create or update a policy. A Python dict in FILE (-f) takes precedence over NAME, SCOPE and ACTION.
+    Create(PolicyCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyNameArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCreateArgs {
+    pub name: String,
+    pub scope: String,
+    /// privacyIDEA's action string, e.g. 'enable, otppin=userstore'.
+    pub action: String,
+    /// A file with a Python dict of policy fields (name, scope, action, realm, …).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigFormatArg {
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigExportArgs {
+    /// Write to FILE instead of standard output ('-' is standard output). privacyIDEA's
+    /// spelling --output works after `config export` too.
+    #[arg(short = 'o', long = "outfile", value_name = "FILE")]
+    pub outfile: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = ConfigFormatArg::Json)]
+    pub format: ConfigFormatArg,
+    /// Configuration types to export (pi-manage exports 'policy').
+    #[arg(short = 't', long = "types", value_name = "TYPE", num_args = 1.., action = clap::ArgAction::Append)]
+    pub types: Vec<String>,
+    /// Export only the policy of this name.
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Accepted for privacyIDEA compatibility; policies hold no secrets.
+    #[arg(long)]
+    pub censor: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigImportArgs {
+    /// The file to import [default: standard input].
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Configuration types to import (pi-manage imports 'policy').
+    #[arg(short = 't', long = "types", value_name = "TYPE", num_args = 1.., action = clap::ArgAction::Append)]
+    pub types: Vec<String>,
+    /// Import only the policy of this name.
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Skip invalid policies and import the rest (default: import nothing if any is invalid).
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Print what would change and change nothing (exit code 4 when changes are pending).
     #[arg(long, alias = "dry-run")]
     pub dryrun: bool,
 }
@@ -313,9 +449,77 @@ pub struct CreateTablesArgs {
     pub dryrun: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Dump the database and archive it with the configuration directory (mode 0600).
+    Create(BackupCreateArgs),
+    /// Check an archive (manifest, checksums, pi.cfg, a readable dump); changes nothing.
+    Verify(BackupVerifyArgs),
+    /// Restore an archive (pi-manage .tar.xz or privacyIDEA .tgz): files and database.
+    Restore(BackupRestoreArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackupFormatArg {
+    /// pi-manage's archive: tar + xz, with a manifest of checksums.
+    #[value(name = "tar.xz", alias = "xz")]
+    TarXz,
+    /// An archive privacyIDEA's own `pi-manage backup restore` reads.
+    Tgz,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupCreateArgs {
+    /// Where the archive is written.
+    #[arg(short = 'd', long, default_value = "/var/lib/privacyidea/backup/", value_name = "DIR")]
+    pub directory: std::path::PathBuf,
+    /// The configuration directory to archive [default: the directory of pi.cfg, /etc/privacyidea/]
+    #[arg(short = 'c', long = "config_dir", alias = "config-dir", value_name = "DIR")]
+    pub config_dir: Option<std::path::PathBuf>,
+    /// A FreeRADIUS configuration directory to archive too.
+    #[arg(short = 'r', long = "radius_dir", alias = "radius-dir", value_name = "DIR")]
+    pub radius_dir: Option<std::path::PathBuf>,
+    /// Include the encryption key (PI_ENCFILE and passphrase-encrypted copies of it).
+    #[arg(short = 'e', long)]
+    pub enckey: bool,
+    /// Archive format.
+    #[arg(long, value_enum, default_value_t = BackupFormatArg::TarXz)]
+    pub format: BackupFormatArg,
+    /// Compression level (xz 0-9, default 6; gzip 1-9, default 9).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub level: Option<u32>,
+    /// Only report what would be archived.
+    #[arg(long, alias = "dryrun")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupVerifyArgs {
+    /// The archive.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupRestoreArgs {
+    /// The archive (.tar.xz or privacyIDEA's .tgz).
+    #[arg(value_name = "BACKUP_FILE")]
+    pub file: std::path::PathBuf,
+    /// Keep the database URI of the pi.cfg at the restore's destination.
+    #[arg(long = "keep-db-uri", alias = "keep_db_uri")]
+    pub keep_db_uri: bool,
+    /// Restore the files (and a SQLite database) below DIR instead of /.
+    #[arg(long = "target-dir", value_name = "DIR")]
+    pub target_dir: Option<std::path::PathBuf>,
+    /// Confirm overwriting the live configuration and database.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
 /// Rewrite privacyIDEA's `-hw N` / `-lw N` (and `-hw=N`) into the long options.
 pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    args.into_iter()
+    export_output_alias(args)
+        .into_iter()
         .map(|a| {
             let Some(s) = a.to_str() else { return a };
             for (short, long) in [("-hw", "--highwatermark"), ("-lw", "--lowwatermark")] {
@@ -325,6 +529,31 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
                 if let Some(v) = s.strip_prefix(short).and_then(|r| r.strip_prefix('=')) {
                     return OsString::from(format!("{long}={v}"));
                 }
+            }
+            a
+        })
+        .collect()
+}
+
+/// privacyIDEA's `config export --output FILE` (also `-o`): our global `--output` is the
+/// report format, so after `config export`/`exporter` the long option is read as `--outfile`.
+fn export_output_alias(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut seen_config = false;
+    let mut in_export = false;
+    args.into_iter()
+        .map(|a| {
+            let Some(s) = a.to_str() else { return a };
+            if in_export {
+                if s == "--output" {
+                    return OsString::from("--outfile");
+                }
+                if let Some(v) = s.strip_prefix("--output=") {
+                    return OsString::from(format!("--outfile={v}"));
+                }
+            } else if seen_config && (s == "export" || s == "exporter") {
+                in_export = true;
+            } else if s == "config" {
+                seen_config = true;
             }
             a
         })

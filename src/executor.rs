@@ -153,7 +153,7 @@ pub fn run_with_databases(
 }
 
 /// The process exit code for a set of job reports (DESIGN.md §5): 0 ok, 1 a task failed,
-/// 3 a database could not be reached, 130/143 interrupted.
+/// 3 a database could not be reached, 4 a dry run found pending changes, 130/143 interrupted.
 pub fn exit_code(reports: &[JobReport]) -> i32 {
     if let Some(sig) = reports.iter().find_map(|r| r.signal) {
         return interrupt::exit_code(sig);
@@ -164,5 +164,17 @@ pub fn exit_code(reports: &[JobReport]) -> i32 {
     if reports.iter().any(|r| r.status == JobStatus::Failed) {
         return 1;
     }
+    // 4: a dry run found changes it would make (tasks mark them `details.pending`).
+    let pending =
+        |t: &TaskOutcome| t.details.get("pending") == Some(&serde_json::Value::Bool(true));
+    if reports
+        .iter()
+        .any(|r| r.dry_run && r.tasks.iter().any(pending))
+    {
+        return DRY_RUN_PENDING;
+    }
     0
 }
+
+/// The exit code of a dry run that found pending changes (policy diffs).
+pub const DRY_RUN_PENDING: i32 = 4;

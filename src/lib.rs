@@ -4,6 +4,8 @@
 //! this library so integration tests and benchmarks use the same code.
 
 pub mod app;
+pub mod archive;
+pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -14,9 +16,11 @@ pub mod executor;
 pub mod interrupt;
 pub mod job;
 pub mod picfg;
+pub mod policy;
 pub mod report;
 pub mod scheduler;
 pub mod secret;
 pub mod secret_input;
 pub mod settings;
 pub mod tasks;
+pub mod schedule_log;

@@ -112,6 +112,38 @@ impl TaskOutput for Reporter {
     fn shows_progress(&self) -> bool {
         self.progress
     }
+
+    fn byte_progress(
+        &mut self,
+        label: &str,
+        total: Option<u64>,
+    ) -> Box<dyn crate::backup::ByteProgress> {
+        if !self.progress {
+            return Box::new(crate::backup::NoByteProgress);
+        }
+        let style = match total {
+            Some(_) => "  {msg} [{bar:30}] {bytes}/{total_bytes}, {binary_bytes_per_sec}, ETA {eta}",
+            None => "  {spinner} {msg}: {bytes}, {binary_bytes_per_sec}",
+        };
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template(style)
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(label.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Box::new(Progress(bar))
+    }
+}
+
+/// Byte progress of backups on the same bar type.
+impl crate::backup::ByteProgress for Progress {
+    fn set(&mut self, done: u64) {
+        self.0.set_position(done);
+    }
+    fn set_label(&mut self, label: &str) {
+        self.0.set_message(label.to_string());
+    }
 }
 
 /// Rows per second, whole numbers only.
@@ -159,6 +191,12 @@ impl RunOutput for Reporter {
                     o.name,
                     o.error.as_deref().unwrap_or("unknown error")
                 );
+            }
+            return;
+        }
+        if o.status == TaskStatus::Interrupted && o.kind.starts_with("backup") {
+            if self.format == Format::Text {
+                eprintln!("pi-manage: interrupted; nothing was written or changed.");
             }
             return;
         }

@@ -4,8 +4,11 @@
 pub mod admin;
 pub mod api;
 pub mod audit;
+pub mod backup;
 pub mod challenge;
+pub mod policy;
 pub mod run;
+pub mod schedule;
 pub mod schema;
 pub mod setup;
 pub mod validate;

@@ -81,6 +81,7 @@ pub fn run(globals: &Globals, args: &RunArgs) -> Result<i32, AppError> {
             dry_run: args.dry_run || job.file.dryrun,
             only_task: args.task.clone(),
         };
+        let started = chrono::Utc::now();
         let report = executor::run_tasks(
             &job.file.name,
             &job.path.display().to_string(),
@@ -90,10 +91,43 @@ pub fn run(globals: &Globals, args: &RunArgs) -> Result<i32, AppError> {
             &rt,
             &mut reporter,
         );
+        if !opts.dry_run {
+            record_manual_run(settings, &rt.open, &report, started);
+        }
         if report.status == JobStatus::Interrupted {
             break;
         }
     }
     reporter.finish();
     Ok(executor::exit_code(&reporter.reports))
+}
+
+/// Record a manual run in the installation's run ledger (trigger `manual`), so `history`
+/// shows it next to scheduled runs. A ledger that cannot be written only warns: the run
+/// itself already happened.
+fn record_manual_run(settings: &Settings, open: &OpenOptions, report: &executor::JobReport, started: chrono::DateTime<chrono::Utc>) {
+    use crate::scheduler::ledger::{slot_key, Claim, Ledger, Trigger};
+    if report.status == JobStatus::ConnectFailed {
+        return;
+    }
+    let node = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localnode".into());
+    let result = crate::db::open(&settings.database, open)
+        .and_then(|c| Ledger::new(c, &node))
+        .and_then(|mut l| {
+            let key = slot_key(started);
+            if l.claim(&report.job, &key, Trigger::Manual, started)? != Claim::Won {
+                return Ok(());
+            }
+            let status = match report.status {
+                JobStatus::Ok => "ok",
+                JobStatus::Interrupted => "interrupted",
+                _ => "failed",
+            };
+            let rows = report.tasks.iter().filter_map(|t| t.deleted).map(|d| d as i64).reduce(|a, b| a + b);
+            let error = report.tasks.iter().find_map(|t| t.error.clone());
+            l.finish(&report.job, &key, status, chrono::Utc::now(), report.duration_ms as i64, rows, error.as_deref(), serde_json::to_string(&report.tasks).ok().as_deref())
+        });
+    if let Err(e) = result {
+        report::print_error(&format!("warning: could not record the run in the run history: {e}"));
+    }
 }

@@ -39,6 +39,16 @@ impl Dialect {
         }
     }
 
+    /// The database server's clock as integer milliseconds since the epoch. The scheduler
+    /// compares lease expiries with this, so nodes with skewed clocks still agree.
+    pub fn now_ms_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+            Dialect::Mysql => "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)",
+        }
+    }
+
     /// One chunk of a chunked delete: at most `limit` rows of `table` matching `filter`.
     ///
     /// MySQL/MariaDB support `DELETE … LIMIT` directly (and not `LIMIT` in an `IN` subquery);

@@ -81,7 +81,12 @@ pub fn check_job_text(path: &Path, text: &str) -> Result<ValidJob, Vec<Diagnosti
     let err = |ptr: &str, msg: String| Diagnostic::error(path, source.pos(ptr), ptr, msg);
 
     if let Some(expr) = &file.schedule {
-        if let Err(e) = CronExpr::parse(expr) {
+        let parsed = if file.schedule_seconds {
+            CronExpr::parse_with_seconds(expr)
+        } else {
+            CronExpr::parse(expr)
+        };
+        if let Err(e) = parsed {
             diags.push(
                 err("/schedule", format!("invalid schedule '{expr}': {e}"))
                     .with_hint("write 5 fields, e.g. '30 2 * * *' for 02:30 every day, or @daily"),

@@ -39,12 +39,42 @@ pub struct JobFile {
     /// The IANA time zone the schedule is read in (e.g. `Europe/Berlin`). Default: the host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// The schedule has a leading seconds field (6 fields: `*/10 * * * * *`). Off by default,
+    /// so a 6-field line copied from another tool is an error rather than a surprise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub schedule_seconds: bool,
+    /// After downtime: `once` (default) runs the most recent missed slot once, if it is not
+    /// older than `max_lateness`; `skip` runs nothing until the next slot. Skipped slots are
+    /// logged either way.
+    #[serde(default, skip_serializing_if = "CatchUp::is_default")]
+    pub catch_up: CatchUp,
+    /// A slot later than this is not run any more (catch-up, retries, takeover). Default 1h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lateness: Option<Duration>,
+    /// Stop a scheduled run that takes longer than this (after its current chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
     /// Compute and report what every task would do, and change nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dryrun: bool,
     /// The tasks, run in this order. A failing task stops the plan.
     #[schemars(length(min = 1))]
     pub tasks: Vec<TaskSpec>,
+}
+
+/// What the scheduler does with slots missed while no node was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CatchUp {
+    Skip,
+    #[default]
+    Once,
+}
+
+impl CatchUp {
+    fn is_default(&self) -> bool {
+        *self == CatchUp::Once
+    }
 }
 
 /// Where the privacyIDEA installation is: its `pi.cfg`, or database URLs given directly.
@@ -86,6 +116,13 @@ pub enum TaskSpec {
     ApiToken(ApiToken),
     /// Check the signature of every audit entry; fail if any does not verify.
     AuditVerify(AuditVerify),
+    /// Apply privacyIDEA policies from files or written inline (merge or exact), in one
+    /// transaction, with a diff in dry runs.
+    Policies(crate::tasks::policies::Policies),
+    /// Back up the database and configuration into one archive, then prune old archives.
+    Backup(crate::tasks::backup::Backup),
+    /// Check a backup archive (checksums, pi.cfg, a readable dump) without changing anything.
+    BackupVerify(crate::tasks::backup_verify::BackupVerify),
 }
 
 impl TaskSpec {
@@ -100,6 +137,9 @@ impl TaskSpec {
             TaskSpec::Admin(_) => "admin",
             TaskSpec::ApiToken(_) => "api_token",
             TaskSpec::AuditVerify(_) => "audit_verify",
+            TaskSpec::Policies(_) => "policies",
+            TaskSpec::Backup(_) => "backup",
+            TaskSpec::BackupVerify(_) => "backup_verify",
         }
     }
 
@@ -113,6 +153,9 @@ impl TaskSpec {
         "admin",
         "api_token",
         "audit_verify",
+        "policies",
+        "backup",
+        "backup_verify",
     ];
 
     /// The name given in the file, if any.
@@ -126,6 +169,9 @@ impl TaskSpec {
             TaskSpec::Admin(t) => t.name.as_deref(),
             TaskSpec::ApiToken(t) => t.name.as_deref(),
             TaskSpec::AuditVerify(t) => t.name.as_deref(),
+            TaskSpec::Policies(t) => t.name.as_deref(),
+            TaskSpec::Backup(t) => t.name.as_deref(),
+            TaskSpec::BackupVerify(t) => t.name.as_deref(),
         }
     }
 

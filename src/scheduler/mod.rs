@@ -1,4 +1,7 @@
-//! The scheduler: cron expressions and their next fire times. (The long-running
-//! `pi-manage schedule` loop and its run ledger build on this.)
+//! The scheduler that replaces cron: cron expressions and their next fire times in a time
+//! zone ([`cron`]), the run ledger that makes each slot run once across nodes ([`ledger`]),
+//! and the long-running loop ([`daemon`]).
 
 pub mod cron;
+pub mod daemon;
+pub mod ledger;

@@ -18,6 +18,14 @@ pub trait TaskOutput {
     fn shows_progress(&self) -> bool {
         false
     }
+    /// A progress observer for work measured in bytes (backups), `total` when known.
+    fn byte_progress(
+        &mut self,
+        _label: &str,
+        _total: Option<u64>,
+    ) -> Box<dyn crate::backup::ByteProgress> {
+        Box::new(crate::backup::NoByteProgress)
+    }
 }
 
 /// The main and audit databases of an installation, connected on first use.

@@ -7,11 +7,14 @@ pub mod api_token;
 pub mod audit_keys;
 pub mod audit_rotate;
 pub mod audit_verify;
+pub mod backup;
+pub mod backup_verify;
 pub mod challenge_cleanup;
 mod context;
 pub mod create_tables;
 pub mod enckey;
 mod outcome;
+pub mod policies;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +36,9 @@ pub enum Task {
     Admin(admin::AdminTask),
     ApiToken(api_token::ApiTokenTask),
     AuditVerify(audit_verify::AuditVerifyTask),
+    Policies(policies::PoliciesTask),
+    Backup(backup::BackupTask),
+    BackupVerify(backup_verify::BackupVerifyTask),
 }
 
 impl Task {
@@ -46,6 +52,9 @@ impl Task {
             Task::Admin(t) => &t.name,
             Task::ApiToken(t) => &t.name,
             Task::AuditVerify(t) => &t.name,
+            Task::Policies(t) => &t.name,
+            Task::Backup(t) => &t.name,
+            Task::BackupVerify(t) => &t.name,
         }
     }
 
@@ -59,6 +68,9 @@ impl Task {
             Task::Admin(_) => "admin",
             Task::ApiToken(_) => "api_token",
             Task::AuditVerify(_) => "audit_verify",
+            Task::Policies(_) => policies::KIND,
+            Task::Backup(_) => "backup",
+            Task::BackupVerify(_) => "backup_verify",
         }
     }
 
@@ -73,6 +85,9 @@ impl Task {
             Task::Admin(t) => t.run(ctx),
             Task::ApiToken(t) => t.run(ctx),
             Task::AuditVerify(t) => t.run(ctx),
+            Task::Policies(t) => t.run(ctx),
+            Task::Backup(t) => t.run(ctx),
+            Task::BackupVerify(t) => t.run(ctx),
         }
     }
 }
@@ -177,6 +192,13 @@ pub fn prepare(spec: &TaskSpec, site: &TaskSite<'_>, diags: &mut Vec<Diagnostic>
             public_key: s.public_key.as_deref().map(|p| site.resolve(p)),
             allow_unsigned: s.allow_unsigned,
         })),
+        TaskSpec::Policies(s) => policies::prepare(name, s, site, diags).map(Task::Policies),
+        TaskSpec::Backup(s) => {
+            backup::BackupTask::prepare(name, s, site, diags).map(Task::Backup)
+        }
+        TaskSpec::BackupVerify(s) => {
+            backup_verify::BackupVerifyTask::prepare(name, s, site, diags).map(Task::BackupVerify)
+        }
     }
 }
 

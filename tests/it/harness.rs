@@ -45,6 +45,23 @@ impl TestDb {
         self.backend.name()
     }
 
+    /// The database URL as text, for job files and pi.cfg files (with the password, if any).
+    pub fn url_text(&self) -> String {
+        let u = &self.url;
+        if u.backend == Backend::Sqlite {
+            return format!("sqlite:///{}", u.database.as_deref().unwrap_or_default());
+        }
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let auth = match (&u.user, &u.password) {
+            (Some(user), Some(pw)) => format!("{}:{}@", enc(user), enc(pw.expose())),
+            (Some(user), None) => format!("{}@", enc(user)),
+            _ => String::new(),
+        };
+        let host = u.host.clone().unwrap_or_else(|| "127.0.0.1".into());
+        let port = u.port.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{}://{auth}{host}{port}/{}", u.scheme, u.database.as_deref().unwrap_or_default())
+    }
+
     /// Installation settings for this database, with privacyIDEA's defaults.
     pub fn settings(&self) -> Settings {
         Settings::for_database(self.url.clone())

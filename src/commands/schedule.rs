@@ -1,0 +1,106 @@
+//! `pi-manage schedule` (the cron replacement) and `pi-manage history`.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::app::{AppError, Globals};
+use crate::cli::{HistoryArgs, OutputFormat, ScheduleArgs};
+use crate::db::{self, OpenOptions};
+use crate::interrupt::Interrupt;
+use crate::job::model::Duration;
+use crate::report::{self, Format};
+use crate::schedule_log::{LogFormat, SchedulerLog};
+use crate::scheduler::daemon::{self, ScheduleOptions};
+use crate::scheduler::ledger::Ledger;
+
+fn duration(flag: &str, text: &str) -> Result<Duration, AppError> {
+    Duration::parse(text).map_err(|e| AppError::Usage(format!("{flag}: {e}")))
+}
+
+/// This machine's name, for the run ledger.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localnode".into())
+}
+
+pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
+    let (jobs, warnings) = daemon::load(&args.paths, globals.picfg.as_deref()).map_err(|problems| {
+        for p in &problems {
+            report::print_error(p);
+        }
+        AppError::Invalid(format!("{} problem(s) in the job files; the scheduler did not start", problems.len()))
+    })?;
+    report::print_diagnostics(&warnings);
+    if args.list {
+        for line in daemon::upcoming(&jobs, chrono::Utc::now(), args.count) {
+            report::print_line(&line);
+        }
+        return Ok(0);
+    }
+    let lease = duration("--lease", &args.lease)?;
+    if lease.as_secs() < 3 {
+        return Err(AppError::Usage("--lease must be at least 3s".into()));
+    }
+    let node = args.node.clone().unwrap_or_else(host_name);
+    let opts = ScheduleOptions {
+        node: node.clone(),
+        lease_ttl: std::time::Duration::from_secs(lease.as_secs()),
+        grace: std::time::Duration::from_secs(duration("--grace", &args.grace)?.as_secs()),
+        history_retention: duration("--history-retention", &args.history_retention)?.to_chrono(),
+        open: OpenOptions::default(),
+        picfg: globals.picfg.clone(),
+    };
+    let log = SchedulerLog::new(
+        match args.log_format {
+            OutputFormat::Text => LogFormat::Text,
+            OutputFormat::Json => LogFormat::Json,
+        },
+        &node,
+    );
+    let hup = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone());
+    Ok(daemon::run(&args.paths, jobs, opts, log, Interrupt::global(), hup))
+}
+
+pub fn history(globals: &Globals, args: &HistoryArgs) -> Result<i32, AppError> {
+    let settings = super::installation(globals)?;
+    let format = match args.format {
+        Some(OutputFormat::Json) => Format::Json,
+        Some(OutputFormat::Text) => Format::Text,
+        None => globals.format,
+    };
+    let records = db::open(&settings.database, &OpenOptions::default())
+        .and_then(|c| Ledger::new(c, "history"))
+        .and_then(|mut l| l.history(args.job.as_deref(), args.limit));
+    let records = match records {
+        Ok(r) => r,
+        Err(e) => {
+            report::print_error(&e.to_string());
+            return Ok(if matches!(e.kind, db::DbErrorKind::Connect | db::DbErrorKind::Auth) { 3 } else { 1 });
+        }
+    };
+    match format {
+        Format::Json => report::print_raw(&format!("{}\n", serde_json::to_string_pretty(&records).unwrap_or_default())),
+        Format::Text => {
+            report::print_line(&format!("{:<24} {:<28} {:<14} {:<10} {:<11} {:>9} {:>10}", "JOB", "SLOT", "NODE", "TRIGGER", "STATUS", "ROWS", "DURATION"));
+            for r in &records {
+                report::print_line(&format!(
+                    "{:<24} {:<28} {:<14} {:<10} {:<11} {:>9} {:>10}{}",
+                    r.job,
+                    r.slot,
+                    r.node,
+                    r.trigger,
+                    r.status,
+                    r.rows_affected.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                    r.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "-".into()),
+                    r.error.as_ref().map(|e| format!("  {e}")).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    Ok(0)
+}
