@@ -722,7 +722,14 @@ mod tests {
     #[test]
     fn member_names_are_checked() {
         assert_eq!(safe_member_name(b"./etc//pi/").unwrap(), "etc/pi");
-        for bad in [&b"/etc/passwd"[..], b"../x", b"a/../../x", b"", b"./", b"a\xff"] {
+        for bad in [
+            &b"/etc/passwd"[..],
+            b"../x",
+            b"a/../../x",
+            b"",
+            b"./",
+            b"a\xff",
+        ] {
             assert!(
                 matches!(safe_member_name(bad), Err(ArchiveError::Unsafe { .. })),
                 "{bad:?}"
@@ -744,7 +751,8 @@ mod tests {
             h.set_size(0);
             h.set_cksum();
             if matches!(kind, EntryType::Symlink | EntryType::Link) {
-                tar.append_link(&mut h, "etc/pi.cfg", "/etc/shadow").unwrap();
+                tar.append_link(&mut h, "etc/pi.cfg", "/etc/shadow")
+                    .unwrap();
             } else {
                 tar.append_data(&mut h, "etc/dev", io::empty()).unwrap();
             }

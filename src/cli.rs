@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "pi-manage",
     version,
     about = "Maintenance for privacyIDEA databases: declarative YAML plans and privacyIDEA's own pi-manage commands",
-    after_help = "Exit codes: 0 ok, 1 a task failed, 2 invalid input or usage, 3 could not connect to a database, 130/143 interrupted.\nDocs: README.md and docs/ in the pi-manage repository."
+    after_help = "Exit codes: 0 ok, 1 a task failed, 2 invalid input or usage, 3 could not connect to a database, 4 dry run with pending changes, 130/143 interrupted.\nDocs: README.md and docs/ in the pi-manage repository."
 )]
 pub struct Cli {
     /// privacyIDEA's configuration file [default: $PRIVACYIDEA_CONFIGFILE, else /etc/privacyidea/pi.cfg]
@@ -485,7 +485,7 @@ pub struct BackupCreateArgs {
     /// Archive format.
     #[arg(long, value_enum, default_value_t = BackupFormatArg::TarXz)]
     pub format: BackupFormatArg,
-    /// Compression level (xz 0-9, default 6; gzip 1-9, default 9).
+    /// Compression level (xz 0-9, default 0; gzip 1-9, default 9).
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub level: Option<u32>,
     /// Only report what would be archived.

@@ -117,11 +117,7 @@ const PG_ENV: &[(&str, &str)] = &[
 
 /// `pg_dump`/`psql` connection arguments and environment for `url`, plus the names of query
 /// parameters that cannot be passed on (privacyIDEA warns about them; so do we).
-pub fn postgres(
-    program: PathBuf,
-    url: &DbUrl,
-    tool_args: &[&str],
-) -> (ClientCommand, Vec<String>) {
+pub fn postgres(program: PathBuf, url: &DbUrl, tool_args: &[&str]) -> (ClientCommand, Vec<String>) {
     let mut hosts: Vec<String> = url.host.iter().cloned().collect();
     let mut ports: Vec<String> = url.port.iter().map(|p| p.to_string()).collect();
     let mut user = url.user.clone();
@@ -361,7 +357,12 @@ pub fn run_to(
         .map_err(|e| BackupError::failed(format!("{}: {e}", cmd.name())))?;
     let stderr = err.join().unwrap_or_default();
     if !status.success() {
-        return Err(describe_failure(cmd, status, &stderr, "Database dump failed"));
+        return Err(describe_failure(
+            cmd,
+            status,
+            &stderr,
+            "Database dump failed",
+        ));
     }
     Ok(())
 }
@@ -403,7 +404,12 @@ pub fn run_from(
         .map_err(|e| BackupError::failed(format!("{}: {e}", cmd.name())))?;
     let stderr = err.join().unwrap_or_default();
     if !status.success() {
-        return Err(describe_failure(cmd, status, &stderr, "Database restore failed"));
+        return Err(describe_failure(
+            cmd,
+            status,
+            &stderr,
+            "Database restore failed",
+        ));
     }
     fed.map_err(|e| BackupError::failed(format!("reading the dump failed: {e}")))
 }
@@ -427,11 +433,21 @@ mod tests {
         assert_eq!(
             args,
             [
-                "--format=plain", "--host", "127.0.0.1", "--port", "55439", "--username",
-                "piuser", "--no-password", "--dbname", "pidb"
+                "--format=plain",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "55439",
+                "--username",
+                "piuser",
+                "--no-password",
+                "--dbname",
+                "pidb"
             ]
         );
-        assert!(cmd.env.contains(&("PGPASSWORD".into(), "p@ss:w/rd%".into())));
+        assert!(cmd
+            .env
+            .contains(&("PGPASSWORD".into(), "p@ss:w/rd%".into())));
         assert!(cmd.env.contains(&("PGSSLMODE".into(), "disable".into())));
         assert!(cmd.env.contains(&("PGAPPNAME".into(), "pitest".into())));
         assert_eq!(ignored, ["keepalives"]);
@@ -462,7 +478,9 @@ mod tests {
             std::fs::metadata(cnf.parent().unwrap()).unwrap().mode() & 0o777,
             0o700
         );
-        assert!(std::fs::read_to_string(&cnf).unwrap().contains("password = \"s3cr#t\""));
+        assert!(std::fs::read_to_string(&cnf)
+            .unwrap()
+            .contains("password = \"s3cr#t\""));
         assert_eq!(
             &args[1..],
             [
@@ -483,7 +501,10 @@ mod tests {
     fn failures_name_the_tool_and_scrub_secrets() {
         let url = DbUrl::parse("postgresql://u:hunter2@h/db").unwrap();
         let (mut cmd, _) = postgres("/bin/sh".into(), &url, &[]);
-        cmd.args = vec!["-c".into(), "echo 'bad password hunter2' >&2; exit 3".into()];
+        cmd.args = vec![
+            "-c".into(),
+            "echo 'bad password hunter2' >&2; exit 3".into(),
+        ];
         let e = run_to(&cmd, &mut Vec::new(), &Interrupt::new(), &mut |_| {}).unwrap_err();
         assert_eq!(
             e.message,

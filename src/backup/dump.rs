@@ -58,7 +58,7 @@ pub fn dump(
         DumpKind::Sqlite => {
             let src = url
                 .sqlite_path(&open.base_dir)
-                .ok_or_else(|| check_in_memory())?;
+                .ok_or_else(check_in_memory)?;
             sqlite(&src, dest, open, interrupt, observe)
         }
         DumpKind::Postgres => postgres(url, open, dest, interrupt, observe),
@@ -98,16 +98,17 @@ pub fn sqlite(
     let flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     // Read-write (without create) so a WAL database can be read; read-only as a fallback for a
     // backup user without write permission.
-    let src = rusqlite::Connection::open_with_flags(
-        src_path,
-        flags | OpenFlags::SQLITE_OPEN_READ_WRITE,
-    )
-    .or_else(|_| {
-        rusqlite::Connection::open_with_flags(src_path, flags | OpenFlags::SQLITE_OPEN_READ_ONLY)
-    })
-    .map_err(|e| {
-        BackupError::connect(format!("sqlite database {}: {e}", src_path.display()))
-    })?;
+    let src =
+        rusqlite::Connection::open_with_flags(src_path, flags | OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .or_else(|_| {
+                rusqlite::Connection::open_with_flags(
+                    src_path,
+                    flags | OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+            })
+            .map_err(|e| {
+                BackupError::connect(format!("sqlite database {}: {e}", src_path.display()))
+            })?;
     src.busy_timeout(open.lock_timeout)
         .map_err(|e| sqlite_err("sqlite", e))?;
     {
@@ -115,7 +116,9 @@ pub fn sqlite(
             .map_err(|e| sqlite_err(&dest.display().to_string(), e))?;
         let page_size: i64 = src
             .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .map_err(|e| BackupError::connect(format!("sqlite database {}: {e}", src_path.display())))?;
+            .map_err(|e| {
+                BackupError::connect(format!("sqlite database {}: {e}", src_path.display()))
+            })?;
         let backup = Backup::new(&src, &mut dst).map_err(|e| sqlite_err("sqlite backup", e))?;
         let mut restarts = 0u32;
         let mut last_remaining = i32::MAX;
@@ -124,7 +127,11 @@ pub fn sqlite(
             if let Some(sig) = interrupt.requested() {
                 return Err(interrupted(sig));
             }
-            let pages = if restarts >= MAX_RESTARTS { -1 } else { STEP_PAGES };
+            let pages = if restarts >= MAX_RESTARTS {
+                -1
+            } else {
+                STEP_PAGES
+            };
             let step = backup
                 .step(pages)
                 .map_err(|e| sqlite_err("sqlite online backup", e))?;
@@ -302,7 +309,11 @@ pub fn is_mariadb(conn: &mut dyn db::Connection) -> Result<bool, BackupError> {
     Ok(conn
         .query_rows("SELECT VERSION()", &[])?
         .first()
-        .and_then(|r| r.get(0).as_str().map(|v| v.to_ascii_lowercase().contains("mariadb")))
+        .and_then(|r| {
+            r.get(0)
+                .as_str()
+                .map(|v| v.to_ascii_lowercase().contains("mariadb"))
+        })
         .unwrap_or(false))
 }
 
@@ -353,8 +364,14 @@ pub fn text_dump_complete(kind: DumpKind, head: &[u8], tail: &[u8]) -> Result<()
     let head = String::from_utf8_lossy(head);
     let tail = String::from_utf8_lossy(tail);
     let (start, end): (&[&str], &str) = match kind {
-        DumpKind::Postgres => (&["-- PostgreSQL database dump"], "-- PostgreSQL database dump complete"),
-        DumpKind::Mysql => (&["-- MySQL dump", "-- MariaDB dump", "/*M!999999"], "-- Dump completed"),
+        DumpKind::Postgres => (
+            &["-- PostgreSQL database dump"],
+            "-- PostgreSQL database dump complete",
+        ),
+        DumpKind::Mysql => (
+            &["-- MySQL dump", "-- MariaDB dump", "/*M!999999"],
+            "-- Dump completed",
+        ),
         DumpKind::Sqlite => return Ok(()),
     };
     if !start.iter().any(|s| head.contains(s)) {
@@ -439,7 +456,12 @@ mod tests {
         .is_ok());
         let e = text_dump_complete(DumpKind::Postgres, pg_head, b"INSERT INTO x").unwrap_err();
         assert!(e.contains("incomplete"), "{e}");
-        assert!(text_dump_complete(DumpKind::Mysql, b"-- MariaDB dump 10.19", b"-- Dump completed on 2026").is_ok());
+        assert!(text_dump_complete(
+            DumpKind::Mysql,
+            b"-- MariaDB dump 10.19",
+            b"-- Dump completed on 2026"
+        )
+        .is_ok());
         assert!(text_dump_complete(DumpKind::Mysql, b"garbage", b"-- Dump completed").is_err());
     }
 }

@@ -85,6 +85,9 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-        assert_eq!(inv.tables, expect, "sqlite_sequence is internal and left out");
+        assert_eq!(
+            inv.tables, expect,
+            "sqlite_sequence is internal and left out"
+        );
     }
 }

@@ -87,8 +87,9 @@ impl Manifest {
         struct Version {
             format_version: u32,
         }
-        let v: Version = serde_json::from_str(text)
-            .map_err(|e| BackupError::invalid(format!("the archive's manifest is unreadable: {e}")))?;
+        let v: Version = serde_json::from_str(text).map_err(|e| {
+            BackupError::invalid(format!("the archive's manifest is unreadable: {e}"))
+        })?;
         if v.format_version != FORMAT_VERSION {
             return Err(BackupError::invalid(format!(
                 "the archive's manifest has format version {}, this pi-manage reads version {FORMAT_VERSION}; use a newer pi-manage",
@@ -141,7 +142,9 @@ mod tests {
     fn round_trip_and_version_check() {
         let m = sample();
         assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
-        let newer = m.to_json().replace("\"format_version\":1", "\"format_version\":2");
+        let newer = m
+            .to_json()
+            .replace("\"format_version\":1", "\"format_version\":2");
         let e = Manifest::from_json(&newer).unwrap_err();
         assert!(e.to_string().contains("format version 2"), "{e}");
         assert!(Manifest::from_json("{").is_err());

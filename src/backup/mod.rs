@@ -281,7 +281,12 @@ fn archive_name_regex() -> &'static Regex {
 pub fn parse_archive_name(name: &str) -> Option<(NaiveDateTime, Format)> {
     let c = archive_name_regex().captures(name)?;
     let time = &c[2];
-    let text = format!("{}{}{}", &c[1], time, if time.len() == 4 { "00" } else { "" });
+    let text = format!(
+        "{}{}{}",
+        &c[1],
+        time,
+        if time.len() == 4 { "00" } else { "" }
+    );
     let at = NaiveDateTime::parse_from_str(&text, "%Y%m%d%H%M%S").ok()?;
     let format = if &c[4] == "tgz" {
         Format::Tgz
@@ -338,7 +343,10 @@ mod tests {
         ] {
             assert_eq!(parse_archive_name(not_ours), None, "{not_ours}");
         }
-        assert_eq!(dump_file_name(&at, DumpKind::Postgres), "dbdump-20261122-1300.pgsql");
+        assert_eq!(
+            dump_file_name(&at, DumpKind::Postgres),
+            "dbdump-20261122-1300.pgsql"
+        );
     }
 
     #[test]
@@ -347,8 +355,14 @@ mod tests {
             dump_kind_of_member("var/lib/privacyidea/backup/dbdump-20261122-1300.sqlite"),
             Some(DumpKind::Sqlite)
         );
-        assert_eq!(dump_kind_of_member("x/dbdump-20261122-1300.sql"), Some(DumpKind::Mysql));
-        assert_eq!(dump_kind_of_member("x/dbdump-20261122-1300.pgsql"), Some(DumpKind::Postgres));
+        assert_eq!(
+            dump_kind_of_member("x/dbdump-20261122-1300.sql"),
+            Some(DumpKind::Mysql)
+        );
+        assert_eq!(
+            dump_kind_of_member("x/dbdump-20261122-1300.pgsql"),
+            Some(DumpKind::Postgres)
+        );
         assert_eq!(dump_kind_of_member("x/dbdump-20261122-1300.sql.bak"), None);
         assert!(is_picfg_member("etc/privacyidea/pi.cfg"));
         assert!(!is_picfg_member("pi.cfg"));

@@ -184,14 +184,16 @@ impl Consumer for Stager<'_> {
                     .map_err(|e| BackupError::io(format!("cannot create {}", dest.display()), e))?;
             }
             Role::Picfg => {
-                // Held in memory by the scan, written at the end (possibly patched).
-                if dest.is_dir() {
-                    return Err(BackupError::invalid(format!(
-                        "{} is a directory; nothing was restored.",
-                        dest.display()
-                    )));
-                }
-                self.parent_dirs(&dest)?;
+                // Staged like any file; the one privacyIDEA's rule picks (the last) is written
+                // again at the end, possibly patched by --keep-db-uri.
+                let temp = self.stage(&dest, data)?;
+                self.files.retain(|f| f.dest != dest);
+                self.files.push(StagedMember {
+                    dest: dest.clone(),
+                    temp,
+                    mode: file_mode(info.mode),
+                    mtime: info.mtime,
+                });
                 self.picfg_dest = Some((dest, file_mode(info.mode), info.mtime));
             }
             Role::Dump(_) => {
@@ -256,7 +258,12 @@ pub fn patch_uri(text: &str, uri: &str) -> Result<String, BackupError> {
     };
     let ok = PiCfg::parse(&out)
         .ok()
-        .and_then(|c| c.get_str("SQLALCHEMY_DATABASE_URI").ok().flatten().map(str::to_string))
+        .and_then(|c| {
+            c.get_str("SQLALCHEMY_DATABASE_URI")
+                .ok()
+                .flatten()
+                .map(str::to_string)
+        })
         .is_some_and(|u| u == uri);
     if !ok {
         return Err(BackupError::invalid(
@@ -277,7 +284,10 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
         open,
         interrupt,
     } = opts;
-    let root = target_dir.as_deref().map(absolute).unwrap_or_else(|| PathBuf::from("/"));
+    let root = target_dir
+        .as_deref()
+        .map(absolute)
+        .unwrap_or_else(|| PathBuf::from("/"));
     let mut confirmed = yes;
     let mut ask = |question: &str, refusal: String| -> Result<(), BackupError> {
         let yes = match confirm.as_mut() {
@@ -301,17 +311,13 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
         confirmed = true;
     }
     if !archive.is_file() {
-        return Err(scan::unreadable(
-            &archive,
-            "No such file or directory",
-        ));
+        return Err(scan::unreadable(&archive, "No such file or directory"));
     }
     let mut root_dirs = CreatedDirs::default();
     root_dirs
         .create_all(&root, 0o755)
         .map_err(|e| BackupError::io(format!("cannot create {}", root.display()), e))?;
-    let canon_root =
-        fs::canonicalize(&root).map_err(|e| BackupError::io(root.display(), e))?;
+    let canon_root = fs::canonicalize(&root).map_err(|e| BackupError::io(root.display(), e))?;
     let mut stager = Stager {
         root: root.clone(),
         canon_root,
@@ -327,11 +333,15 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
     let (Some((picfg_name, picfg_text)), Some((picfg_dest, picfg_mode, picfg_mtime))) =
         (scanned.picfg.clone(), stager.picfg_dest.clone())
     else {
-        return Err(BackupError::invalid("Missing config file pi.cfg in backup file."));
+        return Err(BackupError::invalid(
+            "Missing config file pi.cfg in backup file.",
+        ));
     };
     let (Some((_, dump_kind)), Some((dump_dest, _))) = (scanned.dump.clone(), stager.dump.as_ref())
     else {
-        return Err(BackupError::invalid("Missing database dump in backup file."));
+        return Err(BackupError::invalid(
+            "Missing database dump in backup file.",
+        ));
     };
     let dump_dest = dump_dest.clone();
     let keys = key_members(&scanned);
@@ -425,7 +435,10 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
     };
     let sqlite_dest = match url.backend {
         Backend::Sqlite => {
-            let p = absolute(&url.sqlite_path(&open.base_dir).expect("checked: not in memory"));
+            let p = absolute(
+                &url.sqlite_path(&open.base_dir)
+                    .expect("checked: not in memory"),
+            );
             let p = match &target_dir {
                 Some(_) => root.join(p.strip_prefix("/").unwrap_or(&p)),
                 None => p,
@@ -447,7 +460,11 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
     if url.backend != Backend::Sqlite {
         let cands = clients::candidates(dump_kind, false, true);
         if clients::find_program(cands).is_none() {
-            let shown = if dump_kind == DumpKind::Postgres { "psql" } else { "mysql" };
+            let shown = if dump_kind == DumpKind::Postgres {
+                "psql"
+            } else {
+                "mysql"
+            };
             return Err(clients::missing_program(shown, dump_kind));
         }
         if !confirmed {
@@ -457,9 +474,8 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
             )?;
         }
         // Reachable now, or refuse before anything changes (exit 3).
-        let mut conn = db::open(&url, &open).map_err(|e| {
-            BackupError::connect(format!("{}; nothing was restored", e.message))
-        })?;
+        let mut conn = db::open(&url, &open)
+            .map_err(|e| BackupError::connect(format!("{}; nothing was restored", e.message)))?;
         let mariadb = match dump_kind {
             DumpKind::Mysql => dump::is_mariadb(conn.as_mut())?,
             _ => false,
@@ -509,13 +525,17 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
                 ));
             }
             let parent = stager.parent_dirs(db_path)?;
-            adopt_owner_and_mode(dump_temp.as_file(), db_path, 0o640)?;
+            adopt_owner_and_mode(dump_temp.as_file(), db_path, None)?;
             place_file(dump_temp, db_path, &parent)?;
         }
         (None, Some(cmd)) => {
             report.say("Restoring database.".into());
             let mut bar = report.progress("restoring the database", Some(dump_size));
-            let mut input = BufReader::with_capacity(1 << 20, File::open(dump_temp.path()).map_err(|e| BackupError::io(dump_temp.path().display(), e))?);
+            let mut input = BufReader::with_capacity(
+                1 << 20,
+                File::open(dump_temp.path())
+                    .map_err(|e| BackupError::io(dump_temp.path().display(), e))?,
+            );
             let result = if dump_kind == DumpKind::Mysql {
                 let target = url.database.clone().unwrap_or_default();
                 let mut filtered = UseFilter::new(&mut input, &target);
@@ -548,12 +568,12 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
     };
     // The files, in archive order; pi.cfg last, so a half-finished run never shows the new
     // configuration with old files around it.
-    let key_dests: Vec<PathBuf> = keys
-        .iter()
-        .filter_map(|k| stager.resolve(k).ok())
-        .collect();
+    let key_dests: Vec<PathBuf> = keys.iter().filter_map(|k| stager.resolve(k).ok()).collect();
     for f in std::mem::take(&mut stager.files) {
-        adopt_owner_and_mode(f.temp.as_file(), &f.dest, f.mode)?;
+        if f.dest == picfg_dest {
+            continue;
+        }
+        adopt_owner_and_mode(f.temp.as_file(), &f.dest, Some(f.mode))?;
         let _ = f
             .temp
             .as_file()
@@ -570,7 +590,7 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
         .map_err(|e| BackupError::io(format!("cannot write to {}", parent.display()), e))?;
     io::Write::write_all(temp.as_file_mut(), new_picfg.as_bytes())
         .map_err(|e| BackupError::io(picfg_dest.display(), e))?;
-    adopt_owner_and_mode(temp.as_file(), &picfg_dest, picfg_mode)?;
+    adopt_owner_and_mode(temp.as_file(), &picfg_dest, Some(picfg_mode))?;
     let _ = temp
         .as_file()
         .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(picfg_mtime));
@@ -603,14 +623,14 @@ fn redact_text(uri: &str) -> String {
 }
 
 /// Give a staged file the owner and group of the file it replaces (when it exists; only root
-/// can change owners, and an unchanged owner needs no change), and `mode`, or the existing
-/// file's mode for the database.
-fn adopt_owner_and_mode(staged: &File, dest: &Path, mode: u32) -> Result<(), BackupError> {
-    let mut mode = mode;
-    if let Ok(m) = fs::metadata(dest) {
-        if mode == 0o640 {
-            mode = m.mode() & 0o7777;
-        }
+/// can change owners, and an unchanged owner needs no change), and `mode` — or, for `None`
+/// (the database file), the mode of the file it replaces, else 0640.
+fn adopt_owner_and_mode(staged: &File, dest: &Path, mode: Option<u32>) -> Result<(), BackupError> {
+    let existing = fs::metadata(dest).ok();
+    let mode = mode
+        .or_else(|| existing.as_ref().map(|m| m.mode() & 0o7777))
+        .unwrap_or(0o640);
+    if let Some(m) = &existing {
         if let Err(e) = std::os::unix::fs::fchown(staged, Some(m.uid()), Some(m.gid())) {
             if e.kind() != io::ErrorKind::PermissionDenied {
                 return Err(BackupError::io(dest.display(), e));
@@ -641,8 +661,12 @@ fn place_file(temp: NamedTempFile, dest: &Path, parent: &Path) -> Result<(), Bac
             let meta = temp.as_file().metadata().ok();
             let mut copy = staged::temp_file(parent, "restore", 0o600)
                 .map_err(|e| BackupError::io(format!("cannot write to {}", parent.display()), e))?;
-            io::copy(&mut File::open(temp.path()).map_err(|e| BackupError::io(temp.path().display(), e))?, copy.as_file_mut())
-                .map_err(|e| BackupError::io(dest.display(), e))?;
+            io::copy(
+                &mut File::open(temp.path())
+                    .map_err(|e| BackupError::io(temp.path().display(), e))?,
+                copy.as_file_mut(),
+            )
+            .map_err(|e| BackupError::io(dest.display(), e))?;
             if let Some(m) = meta {
                 let _ = std::os::unix::fs::fchown(copy.as_file(), Some(m.uid()), Some(m.gid()));
                 let _ = copy.as_file().set_permissions(m.permissions());
@@ -755,6 +779,9 @@ mod tests {
 
     #[test]
     fn redacts_unparsable_uris() {
-        assert_eq!(redact_text("postgresql://u:secret@h/"), "postgresql://u:***@h/");
+        assert_eq!(
+            redact_text("postgresql://u:secret@h/"),
+            "postgresql://u:***@h/"
+        );
     }
 }

@@ -85,7 +85,9 @@ pub fn decide(
     if let Some(n) = policy.keep_last {
         for (rank, &i) in present.iter().take(n as usize).enumerate() {
             out[i].keep = true;
-            out[i].reasons.push(format!("keep_last ({} of {n})", rank + 1));
+            out[i]
+                .reasons
+                .push(format!("keep_last ({} of {n})", rank + 1));
         }
     }
     let mut period_rule = |n: Option<u32>, rule: &str, key: &dyn Fn(&NaiveDateTime) -> String| {
@@ -104,12 +106,16 @@ pub fn decide(
             out[i].reasons.push(format!("{rule} {k}"));
         }
     };
-    period_rule(policy.keep_daily, "daily", &|t| t.format("%Y-%m-%d").to_string());
+    period_rule(policy.keep_daily, "daily", &|t| {
+        t.format("%Y-%m-%d").to_string()
+    });
     period_rule(policy.keep_weekly, "weekly", &|t| {
         let w = t.iso_week();
         format!("{}-W{:02}", w.year(), w.week())
     });
-    period_rule(policy.keep_monthly, "monthly", &|t| t.format("%Y-%m").to_string());
+    period_rule(policy.keep_monthly, "monthly", &|t| {
+        t.format("%Y-%m").to_string()
+    });
     if !policy.has_keep_rule() {
         for &i in &present {
             out[i].keep = true;
@@ -210,12 +216,22 @@ mod tests {
         let ds = decide(&v, now, &p, Some(&v[0].name));
         let expect = [
             // daily: the last 7 days (the last 2 are also keep_last)
-            "2026-11-22 02", "2026-11-21 02", "2026-11-20 02", "2026-11-19 02",
-            "2026-11-18 02", "2026-11-17 02", "2026-11-16 02",
+            "2026-11-22 02",
+            "2026-11-21 02",
+            "2026-11-20 02",
+            "2026-11-19 02",
+            "2026-11-18 02",
+            "2026-11-17 02",
+            "2026-11-16 02",
             // weekly: ISO weeks 47, 46, 45, 44 -> their Sundays (the 22nd is already in)
-            "2026-11-15 02", "2026-11-08 02", "2026-11-01 02",
+            "2026-11-15 02",
+            "2026-11-08 02",
+            "2026-11-01 02",
             // monthly: Nov (22nd), Oct 31, Sep 30, Aug 31, Jul 31, Jun 30
-            "2026-10-31 02", "2026-09-30 02", "2026-08-31 02", "2026-07-31 02",
+            "2026-10-31 02",
+            "2026-09-30 02",
+            "2026-08-31 02",
+            "2026-07-31 02",
             "2026-06-30 02",
         ];
         let mut want: Vec<String> = expect.iter().map(|s| s.to_string()).collect();
@@ -224,7 +240,11 @@ mod tests {
         assert_eq!(kept(&ds), want);
         assert_eq!(ds.len(), 730);
         let first = &ds[0];
-        assert!(first.reasons.contains(&"keep_last (1 of 2)".to_string()), "{:?}", first.reasons);
+        assert!(
+            first.reasons.contains(&"keep_last (1 of 2)".to_string()),
+            "{:?}",
+            first.reasons
+        );
         assert!(first.reasons.contains(&"daily 2026-11-22".to_string()));
         assert!(first.reasons.contains(&"weekly 2026-W47".to_string()));
         assert!(first.reasons.contains(&"monthly 2026-11".to_string()));
@@ -268,7 +288,10 @@ mod tests {
         // Month ends within the last 365 days (2025-11-22 03:30 .. now), newest of each month.
         assert_eq!(k.len(), 13, "{k:?}");
         assert_eq!(k.last().unwrap(), "2025-11-30 02");
-        let old = ds.iter().find(|d| d.created == at(2025, 11, 22, 2)).unwrap();
+        let old = ds
+            .iter()
+            .find(|d| d.created == at(2025, 11, 22, 2))
+            .unwrap();
         assert_eq!(old.reasons, ["older than max_age (365d)"]);
         // Only max_age: everything younger is kept.
         let only = Policy {

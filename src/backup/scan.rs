@@ -52,8 +52,12 @@ pub struct Scan {
 /// Receives each member's data during the scan. Read as much of `data` as needed; the rest is
 /// read (and hashed) afterwards.
 pub trait Consumer {
-    fn member(&mut self, info: &MemberInfo, role: Role, data: &mut dyn Read)
-        -> Result<(), BackupError>;
+    fn member(
+        &mut self,
+        info: &MemberInfo,
+        role: Role,
+        data: &mut dyn Read,
+    ) -> Result<(), BackupError>;
 }
 
 /// A consumer that only looks (verify without dump checks).
@@ -66,7 +70,10 @@ impl Consumer for Discard {
 
 /// privacyIDEA's wording for an archive that cannot be read (exit 2).
 pub fn unreadable(path: &Path, e: impl std::fmt::Display) -> BackupError {
-    BackupError::invalid(format!("Unable to open backup file {}: {e}", path.display()))
+    BackupError::invalid(format!(
+        "Unable to open backup file {}: {e}",
+        path.display()
+    ))
 }
 
 fn damaged(path: &Path, detail: impl std::fmt::Display) -> BackupError {
@@ -210,7 +217,10 @@ fn check_against(m: &Manifest, info: &MemberInfo, sha: Option<&[u8; 32]>) -> Res
         MemberKind::Dir => "dir",
     };
     if want.kind != kind {
-        return Err(format!("the member {} is a {kind}, its manifest says {}", info.name, want.kind));
+        return Err(format!(
+            "the member {} is a {kind}, its manifest says {}",
+            info.name, want.kind
+        ));
     }
     if let Some(sha) = sha {
         if want.size != info.size {

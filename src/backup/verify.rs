@@ -105,10 +105,14 @@ pub fn verify(
     };
     let scan = scan::scan(path, &mut check, interrupt)?;
     let Some((picfg_member, picfg_text)) = scan.picfg.clone() else {
-        return Err(BackupError::invalid("Missing config file pi.cfg in backup file."));
+        return Err(BackupError::invalid(
+            "Missing config file pi.cfg in backup file.",
+        ));
     };
     let Some((dump_member, dump_kind)) = scan.dump.clone() else {
-        return Err(BackupError::invalid("Missing database dump in backup file."));
+        return Err(BackupError::invalid(
+            "Missing database dump in backup file.",
+        ));
     };
     let bad_dump = |why: String| {
         BackupError::invalid(format!(
@@ -172,11 +176,9 @@ pub fn verify(
                 Ok(s) => return Err(bad_dump(format!("the integrity check says: {s}"))),
                 Err(e) => return Err(bad_dump(e.to_string())),
             }
-            let mut conn = crate::db::sqlite::SqliteConnection::open_path(
-                &copy,
-                &OpenOptions::default(),
-            )
-            .map_err(|e| bad_dump(e.to_string()))?;
+            let mut conn =
+                crate::db::sqlite::SqliteConnection::open_path(&copy, &OpenOptions::default())
+                    .map_err(|e| bad_dump(e.to_string()))?;
             let inv = inventory::take(&mut conn).map_err(|e| bad_dump(e.to_string()))?;
             if let Some(m) = &scan.manifest {
                 if m.database.tables != inv.tables {
@@ -208,7 +210,10 @@ pub fn verify(
     if keys.is_empty() {
         report.say("Encryption key: not in the archive.".into());
     } else {
-        report.say(format!("Encryption key: in the archive ({}).", keys.join(", ")));
+        report.say(format!(
+            "Encryption key: in the archive ({}).",
+            keys.join(", ")
+        ));
     }
     report.say(format!("Backup {} is OK.", path.display()));
     Ok(Verified {

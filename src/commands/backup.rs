@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::app::{AppError, Globals};
 use crate::backup::restore::{self, RestoreOptions};
 use crate::backup::{self, ByteProgress, Report};
-use crate::cli::{BackupCommand, BackupCreateArgs, BackupFormatArg, BackupRestoreArgs, BackupVerifyArgs};
+use crate::cli::{
+    BackupCommand, BackupCreateArgs, BackupFormatArg, BackupRestoreArgs, BackupVerifyArgs,
+};
 use crate::clock::SystemClock;
 use crate::db::OpenOptions;
 use crate::dburl::DbUrl;
@@ -155,9 +157,10 @@ fn restore(globals: &Globals, a: &BackupRestoreArgs) -> Result<i32, AppError> {
             status: if result.is_ok() { "ok" } else { "failed" },
             messages: &lines,
             error: result.as_ref().err().map(|e| e.message.clone()),
-            restored_files: result.as_ref().ok().map(|r| {
-                r.files.iter().map(|p| p.display().to_string()).collect()
-            }),
+            restored_files: result
+                .as_ref()
+                .ok()
+                .map(|r| r.files.iter().map(|p| p.display().to_string()).collect()),
             database: result.as_ref().ok().map(|r| r.database.clone()),
             enckey_restored: result.as_ref().ok().map(|r| !r.enckey.is_empty()),
             exit_code: code,

@@ -20,7 +20,7 @@ use crate::policy::entry::{parse_entry, Semantics};
 use crate::policy::export::{by_priority, export_document, render, ExportFormat};
 use crate::policy::rows;
 use crate::report;
-use crate::tasks::policies::{import_failure_lines, PoliciesTask, PolicyOp, Voice};
+use crate::tasks::policies::{import_failure_lines, ApplyOp, PoliciesTask, PolicyOp, Voice};
 use crate::tasks::{Databases, Task, TaskError};
 
 /// `config policy …` (and the hidden top-level `policy …`).
@@ -295,14 +295,14 @@ pub fn import(globals: &Globals, args: &ConfigImportArgs) -> Result<i32, AppErro
     }
     let task = PoliciesTask {
         name: "config import".into(),
-        op: PolicyOp::Apply {
+        op: PolicyOp::Apply(ApplyOp {
             entries,
             semantics: Semantics::Upsert,
             prune: false,
             skip_invalid: args.skip_invalid,
             skipped: invalid,
             voice: Voice::Import,
-        },
+        }),
     };
     super::run_task(globals, "config import", Task::Policies(task), args.dryrun)
 }
@@ -348,7 +348,9 @@ fn create(globals: &Globals, args: &PolicyCreateArgs) -> Result<i32, AppError> {
                         report::print_line(&if key == "action" {
                             format!("Found action in file: '{shown}', will use that instead of: '{cli}'.")
                         } else {
-                            format!("Found {key} '{shown}' in file, will use that instead of '{cli}'.")
+                            format!(
+                                "Found {key} '{shown}' in file, will use that instead of '{cli}'."
+                            )
                         });
                     }
                     _ => {
@@ -404,14 +406,14 @@ fn create(globals: &Globals, args: &PolicyCreateArgs) -> Result<i32, AppError> {
     let entries = vec![entry];
     let task = PoliciesTask {
         name: "config policy create".into(),
-        op: PolicyOp::Apply {
+        op: PolicyOp::Apply(ApplyOp {
             entries,
             semantics: Semantics::Upsert,
             prune: false,
             skip_invalid: false,
             skipped: Vec::new(),
             voice: Voice::Create,
-        },
+        }),
     };
     super::run_task(globals, "config policy create", Task::Policies(task), false)
 }

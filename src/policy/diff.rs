@@ -12,7 +12,8 @@ use super::rows::ExistingPolicy;
 pub enum Change {
     Add(StoredPolicy),
     Update {
-        before: ExistingPolicy,
+        /// Boxed: a change is mostly one policy, this variant is two.
+        before: Box<ExistingPolicy>,
         after: StoredPolicy,
     },
     Delete(ExistingPolicy),
@@ -47,7 +48,7 @@ impl Plan {
                 None => plan.changes.push(Change::Add(after)),
                 Some(e) if e.policy == after => plan.unchanged.push(after.name),
                 Some(e) => plan.changes.push(Change::Update {
-                    before: e.clone(),
+                    before: Box::new(e.clone()),
                     after,
                 }),
             }
@@ -88,7 +89,10 @@ const INDENT: &str = "    ";
 pub fn render_change(change: &Change) -> Vec<String> {
     match change {
         Change::Add(p) => {
-            let mut lines = vec![format!("+ {} ({}, priority {})", p.name, p.scope, p.priority)];
+            let mut lines = vec![format!(
+                "+ {} ({}, priority {})",
+                p.name, p.scope, p.priority
+            )];
             lines.extend(describe_new(p).into_iter().map(|l| format!("{INDENT}{l}")));
             lines
         }
@@ -151,8 +155,16 @@ fn describe_new(p: &StoredPolicy) -> Vec<String> {
     }
     for (name, v, d) in [
         ("active", p.active, defaults.active),
-        ("check_all_resolvers", p.check_all_resolvers, defaults.check_all_resolvers),
-        ("user_case_insensitive", p.user_case_insensitive, defaults.user_case_insensitive),
+        (
+            "check_all_resolvers",
+            p.check_all_resolvers,
+            defaults.check_all_resolvers,
+        ),
+        (
+            "user_case_insensitive",
+            p.user_case_insensitive,
+            defaults.user_case_insensitive,
+        ),
     ] {
         if v != d {
             lines.push(format!("{name}: {}", show_flag(v)));
@@ -181,8 +193,16 @@ fn field_changes(a: &StoredPolicy, b: &StoredPolicy) -> Vec<String> {
     }
     for (name, x, y) in [
         ("active", a.active, b.active),
-        ("check_all_resolvers", a.check_all_resolvers, b.check_all_resolvers),
-        ("user_case_insensitive", a.user_case_insensitive, b.user_case_insensitive),
+        (
+            "check_all_resolvers",
+            a.check_all_resolvers,
+            b.check_all_resolvers,
+        ),
+        (
+            "user_case_insensitive",
+            a.user_case_insensitive,
+            b.user_case_insensitive,
+        ),
     ] {
         if x != y {
             lines.push(format!("{name}: {} -> {}", show_flag(x), show_flag(y)));
@@ -296,10 +316,15 @@ mod tests {
         web.description = Some("WebUI login".into());
         let same = StoredPolicy::new("same", "admin");
         let gone = StoredPolicy::new("gone", "user");
-        let stored = vec![existing(web.clone(), 1), existing(same.clone(), 2), existing(gone, 3)];
+        let stored = vec![
+            existing(web.clone(), 1),
+            existing(same.clone(), 2),
+            existing(gone, 3),
+        ];
 
         let mut web2 = web.clone();
-        web2.action = Some("login_mode=userstore, logout_time=600, tokenwizard, hide_welcome_info".into());
+        web2.action =
+            Some("login_mode=userstore, logout_time=600, tokenwizard, hide_welcome_info".into());
         web2.user_agents = Some("privacyidea-cp".into());
         web2.priority = 4;
         web2.description = Some("WebUI login (changed)".into());

@@ -8,9 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::Yaml;
+
 use super::entry::{entry_name, json_type, parse_entry, PolicyEntry};
+use super::pyyaml::resolves_to_str;
 use crate::job::diagnostic::Diagnostic;
-use crate::job::source::{Pos, Source};
+use crate::job::source::{escape_segment, Pos, Source};
 use crate::picfg::{PiCfg, PyValue};
 
 /// The privacyIDEA release whose formats pi-manage writes and expects.
@@ -86,7 +91,15 @@ impl PolicyDocument {
             Err(e) => e,
         };
         let yaml_err = match Source::parse(path, text) {
-            Ok(source) => return Ok(doc(DocFormat::Yaml, source.value.clone(), Some(source))),
+            Ok(source) => {
+                let mut value = source.value.clone();
+                for (pointer, raw) in yaml11_strings(text) {
+                    if let Some(v) = value.pointer_mut(&pointer) {
+                        *v = Value::String(raw);
+                    }
+                }
+                return Ok(doc(DocFormat::Yaml, value, Some(source)));
+            }
             Err(e) => e,
         };
         if let Some(value) = python_literal(text) {
@@ -110,7 +123,9 @@ impl PolicyDocument {
             "",
             format!("not JSON, YAML or a Python literal: {why}"),
         )
-        .with_hint("privacyIDEA's export (pi-manage config export -t policy) or a YAML list of policies"))
+        .with_hint(
+            "privacyIDEA's export (pi-manage config export -t policy) or a YAML list of policies",
+        ))
     }
 
     /// Where the node at `pointer` is (the nearest ancestor for a missing one).
@@ -136,19 +151,18 @@ impl PolicyDocument {
                 other_types: Vec::new(),
             }),
             Value::Object(map) => {
-                let key = match (map.get("policy"), map.get("policies")) {
-                    (Some(_), Some(_)) => {
-                        return Err(self.error(
+                let key =
+                    match (map.get("policy"), map.get("policies")) {
+                        (Some(_), Some(_)) => return Err(self.error(
                             "/policies",
                             "give either 'policy' (privacyIDEA's export) or 'policies', not both",
-                        ))
-                    }
-                    (Some(_), None) => "policy",
-                    (None, Some(_)) => "policies",
-                    (None, None) => {
-                        return Err(self.error("", format!("no policies found: {layouts}")))
-                    }
-                };
+                        )),
+                        (Some(_), None) => "policy",
+                        (None, Some(_)) => "policies",
+                        (None, None) => {
+                            return Err(self.error("", format!("no policies found: {layouts}")))
+                        }
+                    };
                 let pointer = format!("/{key}");
                 let Some(items) = map[key].as_array() else {
                     return Err(self.error(
@@ -192,7 +206,10 @@ impl PolicyDocument {
         match map.get("privacyIDEA_version") {
             None => VersionCheck::Missing,
             Some(v) => {
-                let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 let minor = major_minor(&text);
                 if minor == PRIVACYIDEA_VERSION {
                     VersionCheck::Matches
@@ -202,6 +219,71 @@ impl PolicyDocument {
             }
         }
     }
+}
+
+/// Plain scalars that YAML 1.2 (our reader) types as numbers but PyYAML's YAML 1.1 reads as
+/// strings — `0o17`, `1e3`: PyYAML writes such strings unquoted, so privacyIDEA's YAML export
+/// must be read with its rules. Returns each one's pointer and text.
+fn yaml11_strings(text: &str) -> Vec<(String, String)> {
+    #[derive(Default)]
+    struct Plain {
+        /// Per open collection: its pointer, and the next item index (sequence) or the
+        /// pending key (mapping; `None` while a key is expected).
+        stack: Vec<(String, Option<usize>, Option<String>)>,
+        found: Vec<(String, String)>,
+    }
+    impl Plain {
+        /// The pointer of the next value, or `None` when the next scalar is a mapping key.
+        fn next(&mut self) -> Option<String> {
+            match self.stack.last_mut() {
+                None => Some(String::new()),
+                Some((p, Some(i), _)) => {
+                    *i += 1;
+                    Some(format!("{p}/{}", *i - 1))
+                }
+                Some((p, None, key)) => key.take().map(|k| format!("{p}/{}", escape_segment(&k))),
+            }
+        }
+    }
+    impl MarkedEventReceiver for Plain {
+        fn on_event(&mut self, ev: Event, _: Marker) {
+            match ev {
+                Event::Scalar(text, style, ..) => match self.next() {
+                    Some(pointer) => {
+                        let typed = !matches!(Yaml::from_str(&text), Yaml::String(_));
+                        if style == TScalarStyle::Plain && typed && resolves_to_str(&text) {
+                            self.found.push((pointer, text));
+                        }
+                    }
+                    None => {
+                        if let Some((_, None, key)) = self.stack.last_mut() {
+                            *key = Some(text);
+                        }
+                    }
+                },
+                Event::Alias(_) => {
+                    self.next();
+                }
+                Event::SequenceStart(..) => {
+                    let p = self.next().unwrap_or_default();
+                    self.stack.push((p, Some(0), None));
+                }
+                Event::MappingStart(..) => {
+                    let p = self.next().unwrap_or_default();
+                    self.stack.push((p, None, None));
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    self.stack.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut plain = Plain::default();
+    if Parser::new_from_str(text).load(&mut plain, false).is_err() {
+        return Vec::new();
+    }
+    plain.found
 }
 
 /// privacyIDEA's `minver`: the first two dot-separated parts.
@@ -310,6 +392,15 @@ mod tests {
     }
 
     #[test]
+    fn yaml_is_read_with_pyyamls_rules() {
+        let d = parse("a: [0o17, 1e3, 12, 1.5, '0o17', x]\nb: {c: 1E5}\n");
+        assert_eq!(
+            d.value,
+            serde_json::json!({"a": ["0o17", "1e3", 12, 1.5, "0o17", "x"], "b": {"c": "1E5"}})
+        );
+    }
+
+    #[test]
     fn policy_lists_and_versions() {
         let d = parse("{\"policy\": [{\"name\": \"a\"}], \"realm\": {}, \"resolver\": {\"r\": {}}, \"privacyIDEA_version\": \"3.14.1\"}");
         let l = d.policy_list().unwrap();
@@ -322,7 +413,10 @@ mod tests {
         );
         assert_eq!(parse("{\"policy\": []}").version(), VersionCheck::Missing);
         assert_eq!(parse("- name: a\n").version(), VersionCheck::NotAnExport);
-        assert_eq!(parse("policies: []\n").policy_list().unwrap().pointer, "/policies");
+        assert_eq!(
+            parse("policies: []\n").policy_list().unwrap().pointer,
+            "/policies"
+        );
         assert!(parse("realm: {}\n").policy_list().is_err());
     }
 

@@ -104,6 +104,12 @@ impl Problem {
         self.hint = Some(hint.into());
         self
     }
+
+    /// Place a problem found in a part of the entry (an action) under that part's pointer.
+    fn with_pointer(mut self, ptr: &str) -> Problem {
+        self.pointer = format!("{ptr}{}", self.pointer);
+        self
+    }
 }
 
 /// The name of an entry if it has a usable one (for messages about invalid entries).
@@ -392,8 +398,9 @@ impl Parser {
                         Value::Bool(true) => Some(ActionValue::Set),
                         Value::Bool(false) => {
                             self.problems.push(
-                                Problem::new(&ptr, format!("action '{k}' is false"))
-                                    .hint("privacyIDEA has no 'false' actions: leave the action out"),
+                                Problem::new(&ptr, format!("action '{k}' is false")).hint(
+                                    "privacyIDEA has no 'false' actions: leave the action out",
+                                ),
                             );
                             None
                         }
@@ -481,8 +488,9 @@ impl Parser {
                     .push(Problem::new(p, format!("empty entry in {}", field.name())));
             } else if item.contains(',') {
                 self.problems.push(
-                    Problem::new(p, format!("'{item}' contains a comma"))
-                        .hint("privacyIDEA stores lists comma-separated: give each item on its own"),
+                    Problem::new(p, format!("'{item}' contains a comma")).hint(
+                        "privacyIDEA stores lists comma-separated: give each item on its own",
+                    ),
                 );
             } else if item.starts_with(py_isspace) || item.ends_with(py_isspace) {
                 self.problems.push(Problem::new(
@@ -698,23 +706,20 @@ fn check_action(key: &str, value: &ActionValue) -> Result<(), Problem> {
                 "",
                 format!("the value of action '{key}' contains a comma that is not escaped"),
             )
-            .hint("privacyIDEA separates actions with commas: write '\\,' for a comma inside a value"));
+            .hint(
+                "privacyIDEA separates actions with commas: write '\\,' for a comma inside a value",
+            ));
         }
         if v.ends_with(py_isspace) {
             return Err(Problem::new(
                 "",
-                format!("the value of action '{key}' ends with whitespace, which privacyIDEA strips"),
+                format!(
+                    "the value of action '{key}' ends with whitespace, which privacyIDEA strips"
+                ),
             ));
         }
     }
     Ok(())
-}
-
-impl Problem {
-    fn with_pointer(mut self, ptr: &str) -> Problem {
-        self.pointer = format!("{ptr}{}", self.pointer);
-        self
-    }
 }
 
 /// A number as Python's `str()` writes it (privacyIDEA formats action values with `{0!s}`).
@@ -765,8 +770,14 @@ mod tests {
             p.action.as_deref(),
             Some("otppin=userstore, challenge_text=Please enter the OTP\\, then press Enter, passthru")
         );
-        assert_eq!(p.client.as_deref(), Some("10.0.0.0/8, 192.168.1.1, !10.0.0.5"));
-        assert_eq!(p.conditions[1].handle_missing_data.as_deref(), Some("raise_error"));
+        assert_eq!(
+            p.client.as_deref(),
+            Some("10.0.0.0/8, 192.168.1.1, !10.0.0.5")
+        );
+        assert_eq!(
+            p.conditions[1].handle_missing_data.as_deref(),
+            Some("raise_error")
+        );
         assert_eq!(p.check_all_resolvers, Some(true));
         assert_eq!(e.references.len(), 2);
         assert_eq!(e.references[1].at, "t.yaml/resolver/0");
@@ -782,7 +793,10 @@ mod tests {
         .unwrap();
         let p = e.resolve(None, Semantics::Declare).unwrap();
         assert_eq!(p.realm.as_deref(), Some("realm1, realm2"));
-        assert_eq!(p.action.as_deref(), Some("login_mode=userstore, tokenwizard, logout_time=300"));
+        assert_eq!(
+            p.action.as_deref(),
+            Some("login_mode=userstore, tokenwizard, logout_time=300")
+        );
         assert!(p.conditions[0].active);
         let e = parse(json!({"name": "x", "scope": "admin", "action": {"max": 3}})).unwrap();
         assert_eq!(e.action.as_deref(), Some("max=3"));
@@ -819,18 +833,29 @@ mod tests {
 
     #[test]
     fn upsert_keeps_what_is_not_given() {
-        let base = parse(json!({"name": "x", "scope": "admin", "realm": ["r"], "priority": 4,
-            "description": "d", "active": false}))
+        let base = parse(
+            json!({"name": "x", "scope": "admin", "realm": ["r"], "priority": 4,
+            "description": "d", "active": false}),
+        )
         .unwrap()
         .resolve(None, Semantics::Declare)
         .unwrap();
-        let e = parse_entry(&json!({"name": "x", "action": "enable"}), false, &|_| String::new()).unwrap();
+        let e = parse_entry(&json!({"name": "x", "action": "enable"}), false, &|_| {
+            String::new()
+        })
+        .unwrap();
         let up = e.resolve(Some(&base), Semantics::Upsert).unwrap();
-        assert_eq!((up.priority, up.realm.as_deref(), up.active), (4, Some("r"), Some(false)));
+        assert_eq!(
+            (up.priority, up.realm.as_deref(), up.active),
+            (4, Some("r"), Some(false))
+        );
         assert_eq!(up.description.as_deref(), Some("d"));
         assert_eq!(up.action.as_deref(), Some("enable"));
         let declared = e.resolve(Some(&base), Semantics::Declare).unwrap();
-        assert_eq!((declared.priority, declared.realm.as_deref()), (1, Some("")));
+        assert_eq!(
+            (declared.priority, declared.realm.as_deref()),
+            (1, Some(""))
+        );
         assert!(e.resolve(None, Semantics::Upsert).is_err());
     }
 }

@@ -17,7 +17,9 @@ pub enum ExportFormat {
 }
 
 /// Policies in privacyIDEA's list order: by priority, ties in the given (id) order.
-pub fn by_priority<'a>(policies: impl IntoIterator<Item = &'a StoredPolicy>) -> Vec<&'a StoredPolicy> {
+pub fn by_priority<'a>(
+    policies: impl IntoIterator<Item = &'a StoredPolicy>,
+) -> Vec<&'a StoredPolicy> {
     let mut v: Vec<&StoredPolicy> = policies.into_iter().collect();
     v.sort_by_key(|p| p.priority); // stable
     v
@@ -26,10 +28,11 @@ pub fn by_priority<'a>(policies: impl IntoIterator<Item = &'a StoredPolicy>) -> 
 /// The export document: `{"policy": [...], "privacyIDEA_version": "3.14"}`. `name` keeps
 /// only the policy of that name (`-n`).
 pub fn export_document(policies: &[StoredPolicy], name: Option<&str>) -> Value {
-    let list: Vec<Value> = by_priority(policies.iter().filter(|p| name.is_none_or(|n| p.name == n)))
-        .into_iter()
-        .map(StoredPolicy::to_export)
-        .collect();
+    let list: Vec<Value> =
+        by_priority(policies.iter().filter(|p| name.is_none_or(|n| p.name == n)))
+            .into_iter()
+            .map(StoredPolicy::to_export)
+            .collect();
     let mut doc = Map::new();
     doc.insert("policy".into(), Value::Array(list));
     doc.insert("privacyIDEA_version".into(), PRIVACYIDEA_VERSION.into());

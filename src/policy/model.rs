@@ -194,7 +194,10 @@ impl StoredPolicy {
         let b = |v: Option<bool>| v.map(Value::Bool).unwrap_or(Value::Null);
         let list = |f: ListField| Value::from(split_list(self.list(f)));
         m.insert("name".into(), self.name.clone().into());
-        m.insert("user_case_insensitive".into(), b(self.user_case_insensitive));
+        m.insert(
+            "user_case_insensitive".into(),
+            b(self.user_case_insensitive),
+        );
         m.insert("active".into(), b(self.active));
         m.insert("scope".into(), self.scope.clone().into());
         for f in [
@@ -215,12 +218,20 @@ impl StoredPolicy {
         );
         m.insert(
             "conditions".into(),
-            Value::Array(self.conditions.iter().map(StoredCondition::to_export).collect()),
+            Value::Array(
+                self.conditions
+                    .iter()
+                    .map(StoredCondition::to_export)
+                    .collect(),
+            ),
         );
         m.insert("priority".into(), self.priority.into());
         m.insert(
             "description".into(),
-            self.description.clone().map(Value::String).unwrap_or(Value::Null),
+            self.description
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
         );
         m.insert("user_agents".into(), list(ListField::UserAgents));
         m.insert(

@@ -189,8 +189,7 @@ impl Emitter {
 
     fn write_indent(&mut self) {
         let indent = self.indent.unwrap_or(0);
-        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace)
-        {
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
             self.write_line_break();
         }
         if self.column < indent {
@@ -319,8 +318,10 @@ impl Emitter {
             let needs_escape = match ch {
                 None => true,
                 Some(c) => {
-                    matches!(c, '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
-                        || !(' '..='~').contains(&c)
+                    matches!(
+                        c,
+                        '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}'
+                    ) || !(' '..='~').contains(&c)
                 }
             };
             if needs_escape {
@@ -422,7 +423,12 @@ fn analyze_scalar(scalar: &str) -> Analysis {
         };
     }
     let chars: Vec<char> = scalar.chars().collect();
-    let ws = |c: char| matches!(c, '\0' | ' ' | '\t' | '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}');
+    let ws = |c: char| {
+        matches!(
+            c,
+            '\0' | ' ' | '\t' | '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        )
+    };
     let mut block_indicators = scalar.starts_with("---") || scalar.starts_with("...");
     let mut line_breaks = false;
     let mut special_characters = false;
@@ -519,7 +525,7 @@ fn analyze_scalar(scalar: &str) -> Analysis {
 /// Whether PyYAML's (YAML 1.1) resolver reads `value`, written plain, back as a string, i.e.
 /// no implicit resolver (bool, int, float, null, timestamp, merge, value, yaml) claims it.
 /// Resolvers are looked up by the first character, as PyYAML does.
-fn resolves_to_str(value: &str) -> bool {
+pub(crate) fn resolves_to_str(value: &str) -> bool {
     struct Resolvers {
         bool_: Regex,
         float: Regex,

@@ -112,7 +112,9 @@ pub fn load(conn: &mut dyn Connection) -> DbResult<Vec<ExistingPolicy>> {
         ),
         &[],
     )? {
-        let Some(pid) = r.get(0).as_i64() else { continue };
+        let Some(pid) = r.get(0).as_i64() else {
+            continue;
+        };
         conditions.entry(pid).or_default().push(StoredCondition {
             section: text(r.get(1)).unwrap_or_default(),
             key: text(r.get(2)).unwrap_or_default(),
@@ -178,31 +180,31 @@ pub fn load(conn: &mut dyn Connection) -> DbResult<Vec<ExistingPolicy>> {
         .collect())
 }
 
-/// The realms, resolvers and nodes of the installation.
+/// The realms, resolvers and nodes of the installation (a missing table gives `None`).
 pub fn known(conn: &mut dyn Connection) -> DbResult<Known> {
     let d = conn.dialect();
-    let names = |conn: &mut dyn Connection, table: &str, lower: bool| -> DbResult<HashSet<String>> {
-        Ok(conn
-            .query_rows(
+    let names = |conn: &mut dyn Connection,
+                 table: &str,
+                 lower: bool|
+     -> DbResult<Option<HashSet<String>>> {
+        if !conn.table_exists(table)? {
+            return Ok(None);
+        }
+        Ok(Some(
+            conn.query_rows(
                 &format!("SELECT {} FROM {}", d.quote("name"), d.quote(table)),
                 &[],
             )?
             .iter()
             .filter_map(|r| text(r.get(0)))
             .map(|n| if lower { n.to_lowercase() } else { n })
-            .collect())
-    };
-    let realms = names(conn, "realm", true)?;
-    let resolvers = names(conn, "resolver", true)?;
-    let nodes = if conn.table_exists("nodename")? {
-        Some(names(conn, "nodename", false)?)
-    } else {
-        None
+            .collect(),
+        ))
     };
     Ok(Known {
-        realms,
-        resolvers,
-        nodes,
+        realms: names(conn, "realm", true)?,
+        resolvers: names(conn, "resolver", true)?,
+        nodes: names(conn, "nodename", false)?,
     })
 }
 
@@ -294,7 +296,10 @@ pub fn insert(
             id
         }
         None => {
-            conn.execute(&insert_sql(d, POLICY, None, &POLICY_COLUMNS), &policy_params(p))?;
+            conn.execute(
+                &insert_sql(d, POLICY, None, &POLICY_COLUMNS),
+                &policy_params(p),
+            )?;
             conn.query_i64(
                 &format!(
                     "SELECT {} FROM {} WHERE {} = ?",
@@ -381,7 +386,11 @@ fn insert_description(
     Ok(())
 }
 
-fn delete_children(conn: &mut dyn Connection, policy_id: i64, conditions_only: bool) -> DbResult<()> {
+fn delete_children(
+    conn: &mut dyn Connection,
+    policy_id: i64,
+    conditions_only: bool,
+) -> DbResult<()> {
     let d = conn.dialect();
     conn.execute(
         &format!(
@@ -474,7 +483,11 @@ pub fn delete(conn: &mut dyn Connection, policy_id: i64) -> DbResult<()> {
     delete_children(conn, policy_id, false)?;
     let d = conn.dialect();
     conn.execute(
-        &format!("DELETE FROM {} WHERE {} = ?", d.quote(POLICY), d.quote("id")),
+        &format!(
+            "DELETE FROM {} WHERE {} = ?",
+            d.quote(POLICY),
+            d.quote("id")
+        ),
         &[Value::Int(policy_id)],
     )?;
     Ok(())
@@ -553,8 +566,14 @@ mod tests {
     #[test]
     fn timestamp_is_pythons_float_repr() {
         let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap();
-        assert_eq!(timestamp_value(t("2026-11-22 13:00:35.577650")), "1795352435.57765");
-        assert_eq!(timestamp_value(t("2026-11-22 13:00:24.596015")), "1795352424.596015");
+        assert_eq!(
+            timestamp_value(t("2026-11-22 13:00:35.577650")),
+            "1795352435.57765"
+        );
+        assert_eq!(
+            timestamp_value(t("2026-11-22 13:00:24.596015")),
+            "1795352424.596015"
+        );
         assert_eq!(timestamp_value(t("2026-11-22 13:00:24")), "1795352424.0");
     }
 }

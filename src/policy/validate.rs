@@ -49,7 +49,8 @@ pub const COMPARATORS: &[&str] = &[
 ];
 
 /// What a condition does when its data is missing (`ConditionHandleMissingData`).
-pub const HANDLE_MISSING_DATA: &[&str] = &["raise_error", "condition_is_true", "condition_is_false"];
+pub const HANDLE_MISSING_DATA: &[&str] =
+    &["raise_error", "condition_is_true", "condition_is_false"];
 
 /// Column lengths of the policy tables (characters; PostgreSQL and MariaDB enforce them,
 /// SQLite does not, so they are checked before anything is written).
@@ -65,7 +66,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err("the policy name must not be empty".into());
     }
     if name.chars().count() > MAX_NAME {
-        return Err(format!("the policy name is longer than {MAX_NAME} characters"));
+        return Err(format!(
+            "the policy name is longer than {MAX_NAME} characters"
+        ));
     }
     if name.chars().any(char::is_control) {
         return Err("the policy name contains a control character".into());
@@ -180,14 +183,15 @@ pub struct Reference {
     pub at: String,
 }
 
-/// The realms, resolvers and nodes of the installation, for [`Known::check`].
+/// The realms, resolvers and nodes of the installation, for [`Known::check`]. A set is
+/// `None` when its table does not exist (a partial schema): then nothing can be checked.
 #[derive(Debug, Clone, Default)]
 pub struct Known {
     /// Lower-cased: privacyIDEA stores realm names in lower case and matches them so.
-    pub realms: HashSet<String>,
+    pub realms: Option<HashSet<String>>,
     /// Lower-cased resolver names.
-    pub resolvers: HashSet<String>,
-    /// Node names from `nodename`; `None` when the table does not exist (nothing to check).
+    pub resolvers: Option<HashSet<String>>,
+    /// Node names from `nodename`.
     pub nodes: Option<HashSet<String>>,
 }
 
@@ -203,26 +207,27 @@ impl Known {
         if name == "*" || name.is_empty() {
             return None;
         }
-        let exists = match r.kind {
-            RefKind::Realm => self.realms.contains(&name.to_lowercase()),
-            RefKind::Resolver => self.resolvers.contains(&name.to_lowercase()),
-            RefKind::Node => self.nodes.as_ref().is_none_or(|n| n.contains(name)),
+        let (set, key) = match r.kind {
+            RefKind::Realm => (&self.realms, name.to_lowercase()),
+            RefKind::Resolver => (&self.resolvers, name.to_lowercase()),
+            RefKind::Node => (&self.nodes, name.to_string()),
         };
-        if exists {
+        let set = set.as_ref()?;
+        if set.contains(&key) {
             return None;
         }
-        let mut known: Vec<&String> = match r.kind {
-            RefKind::Realm => self.realms.iter().collect(),
-            RefKind::Resolver => self.resolvers.iter().collect(),
-            RefKind::Node => self.nodes.iter().flatten().collect(),
-        };
+        let mut known: Vec<&String> = set.iter().collect();
         known.sort();
         let list = if known.is_empty() {
             "there are none".to_string()
         } else {
             format!(
                 "known: {}",
-                known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                known
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         Some(format!(
@@ -273,7 +278,14 @@ mod tests {
         ] {
             assert!(check_client(ok).is_ok(), "{ok}");
         }
-        for bad in ["10.0.0.0/33", "host.example.com", "10.0.0", "", "fd00::/129", "!"] {
+        for bad in [
+            "10.0.0.0/33",
+            "host.example.com",
+            "10.0.0",
+            "",
+            "fd00::/129",
+            "!",
+        ] {
             assert!(check_client(bad).is_err(), "{bad}");
         }
     }
@@ -281,8 +293,8 @@ mod tests {
     #[test]
     fn references() {
         let known = Known {
-            realms: ["realm1".to_string()].into(),
-            resolvers: HashSet::new(),
+            realms: Some(["realm1".to_string()].into()),
+            resolvers: Some(HashSet::new()),
             nodes: None,
         };
         let r = |kind, name: &str| Reference {

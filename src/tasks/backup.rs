@@ -48,7 +48,7 @@ pub struct Backup {
     /// `pi-manage backup restore` reads).
     #[serde(default, skip_serializing_if = "is_default_format")]
     pub format: ArchiveFormat,
-    /// Compression level: xz 0–9 (default 6), gzip 1–9 (default 9).
+    /// Compression level: xz 0–9 (default 0: fast on audit signatures), gzip 1–9 (default 9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 9))]
     pub compression_level: Option<u32>,
@@ -61,9 +61,11 @@ pub struct Backup {
 /// The archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 pub enum ArchiveFormat {
+    /// pi-manage's archive: tar + xz, with a manifest of checksums.
     #[default]
     #[serde(rename = "tar.xz")]
     TarXz,
+    /// privacyIDEA's archive format (tar + gzip), which its own `backup restore` reads.
     #[serde(rename = "tgz")]
     Tgz,
 }
@@ -143,14 +145,14 @@ impl BackupTask {
         diags: &mut Vec<Diagnostic>,
     ) -> Option<BackupTask> {
         let before = diags.len();
-        for (field, dir) in [("/config_dir", &s.config_dir), ("/radius_dir", &s.radius_dir)] {
+        for (field, dir) in [
+            ("/config_dir", &s.config_dir),
+            ("/radius_dir", &s.radius_dir),
+        ] {
             if let Some(d) = dir {
                 let p = site.resolve(d);
                 if !p.is_dir() {
-                    diags.push(site.error(
-                        field,
-                        format!("directory not found: {}", p.display()),
-                    ));
+                    diags.push(site.error(field, format!("directory not found: {}", p.display())));
                 }
             }
         }
@@ -201,7 +203,11 @@ impl BackupTask {
         }
     }
 
-    fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), BackupError> {
+    fn run_inner(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        out: &mut TaskOutcome,
+    ) -> Result<(), BackupError> {
         let config_dir = self.config_dir.clone().unwrap_or_else(|| {
             ctx.settings
                 .picfg_path
@@ -236,7 +242,10 @@ impl BackupTask {
         };
         let m = &created.manifest;
         let d = &mut out.details;
-        d.insert("archive".into(), created.archive.display().to_string().into());
+        d.insert(
+            "archive".into(),
+            created.archive.display().to_string().into(),
+        );
         d.insert("size".into(), created.size.into());
         d.insert("members".into(), m.members.len().into());
         d.insert("contains_enckey".into(), m.contains_enckey.into());

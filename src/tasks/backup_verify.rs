@@ -73,7 +73,11 @@ impl BackupVerifyTask {
         }
     }
 
-    fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), BackupError> {
+    fn run_inner(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        out: &mut TaskOutcome,
+    ) -> Result<(), BackupError> {
         let file = match &self.target {
             Target::File(f) => f.clone(),
             Target::NewestIn(dir) => newest(dir)?,
@@ -93,7 +97,10 @@ impl BackupVerifyTask {
         d.insert("manifest".into(), verified.manifest.is_some().into());
         d.insert("dump".into(), verified.dump_member.clone().into());
         d.insert("database_kind".into(), verified.dump_kind.id().into());
-        d.insert("contains_enckey".into(), (!verified.key_members.is_empty()).into());
+        d.insert(
+            "contains_enckey".into(),
+            (!verified.key_members.is_empty()).into(),
+        );
         out.status = TaskStatus::Done;
         Ok(())
     }

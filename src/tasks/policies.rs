@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use chrono::NaiveDateTime;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +23,7 @@ use crate::job::source::Pos;
 use crate::policy::diff::{Change, Plan};
 use crate::policy::document::{parse_entries, Invalid, PolicyDocument, VersionCheck};
 use crate::policy::entry::{PolicyEntry, Semantics};
-use crate::policy::model::SCOPES;
+use crate::policy::model::{StoredPolicy, SCOPES};
 use crate::policy::rows;
 
 pub const KIND: &str = "policies";
@@ -196,21 +197,26 @@ pub enum Voice {
 #[derive(Debug, Clone)]
 pub enum PolicyOp {
     /// Bring the listed policies into the database.
-    Apply {
-        entries: Vec<PolicyEntry>,
-        semantics: Semantics,
-        /// Delete stored policies that are not listed (`mode: exact`).
-        prune: bool,
-        /// Skip entries that are invalid instead of failing (`--skip-invalid`).
-        skip_invalid: bool,
-        /// Entries found invalid before the run (only with `skip_invalid`); reported.
-        skipped: Vec<Invalid>,
-        voice: Voice,
-    },
+    Apply(ApplyOp),
     /// `config policy enable|disable NAME`.
     SetActive { policy: String, active: bool },
     /// `config policy delete NAME`.
     Delete { policy: String },
+}
+
+/// Bring a set of policies into the database (job files, `config import`, `config policy
+/// create`).
+#[derive(Debug, Clone)]
+pub struct ApplyOp {
+    pub entries: Vec<PolicyEntry>,
+    pub semantics: Semantics,
+    /// Delete stored policies that are not listed (`mode: exact`).
+    pub prune: bool,
+    /// Skip entries that are invalid instead of failing (`--skip-invalid`).
+    pub skip_invalid: bool,
+    /// Entries found invalid before the run (only with `skip_invalid`); reported.
+    pub skipped: Vec<Invalid>,
+    pub voice: Voice,
 }
 
 #[derive(Debug)]
@@ -287,9 +293,8 @@ pub fn prepare(
                 format!("exported by privacyIDEA {v}; pi-manage knows the policies of 3.14"),
             ));
         }
-        let (ok, invalid) = parse_entries(list.items, &list.pointer, true, &doc.path, &|p| {
-            doc.pos(p)
-        });
+        let (ok, invalid) =
+            parse_entries(list.items, &list.pointer, true, &doc.path, &|p| doc.pos(p));
         diags.extend(invalid.into_iter().flat_map(|i| i.diagnostics));
         entries.extend(ok);
     }
@@ -306,8 +311,14 @@ pub fn prepare(
     for e in &entries {
         if let Some(at) = first.insert(e.name.clone(), e.at.clone()) {
             diags.push(
-                site.error("", format!("policy '{}' is given twice: at {at} and at {}", e.name, e.at))
-                    .with_hint("each policy name may appear once per task"),
+                site.error(
+                    "",
+                    format!(
+                        "policy '{}' is given twice: at {at} and at {}",
+                        e.name, e.at
+                    ),
+                )
+                .with_hint("each policy name may appear once per task"),
             );
         }
     }
@@ -316,14 +327,14 @@ pub fn prepare(
     }
     Some(PoliciesTask {
         name,
-        op: PolicyOp::Apply {
+        op: PolicyOp::Apply(ApplyOp {
             entries,
             semantics: Semantics::Declare,
             prune: spec.mode == PolicyMode::Exact,
             skip_invalid: false,
             skipped: Vec::new(),
             voice: Voice::Plan,
-        },
+        }),
     })
 }
 
@@ -332,31 +343,14 @@ impl PoliciesTask {
         let started = Instant::now();
         let mut out = TaskOutcome::new(&self.name, KIND);
         let result = match &self.op {
-            PolicyOp::Apply {
-                entries,
-                semantics,
-                prune,
-                skip_invalid,
-                skipped,
-                voice,
-            } => {
-                let apply = Apply {
-                    entries,
-                    semantics: *semantics,
-                    prune: *prune,
-                    skip_invalid: *skip_invalid,
-                    skipped,
-                    voice: *voice,
-                };
-                apply.run(ctx, &mut out)
-            }
-            PolicyOp::SetActive { policy, active } => {
-                set_active(ctx, &mut out, policy, *active)
-            }
+            PolicyOp::Apply(apply) => apply.run(ctx, &mut out),
+            PolicyOp::SetActive { policy, active } => set_active(ctx, &mut out, policy, *active),
             PolicyOp::Delete { policy } => delete(ctx, &mut out, policy),
         };
         out.duration_ms = started.elapsed().as_millis() as u64;
-        result.map(|_| out.clone()).map_err(|e| TaskFailure::new(out, e))
+        result
+            .map(|_| out.clone())
+            .map_err(|e| TaskFailure::new(out, e))
     }
 }
 
@@ -400,22 +394,13 @@ fn transaction<T>(
     }
 }
 
-struct Apply<'a> {
-    entries: &'a [PolicyEntry],
-    semantics: Semantics,
-    prune: bool,
-    skip_invalid: bool,
-    skipped: &'a [Invalid],
-    voice: Voice,
-}
-
-impl Apply<'_> {
+impl ApplyOp {
     fn run(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         if self.voice == Voice::Import {
             out.say(ctx.output, "Importing configuration type 'policy'.".into());
         }
         let mut skipped_names: Vec<String> = Vec::new();
-        for s in self.skipped {
+        for s in &self.skipped {
             let name = s.name.clone().unwrap_or_else(|| "(no name)".into());
             for d in &s.diagnostics {
                 out.say(ctx.output, format!("Skipping invalid policy '{name}': {d}"));
@@ -426,31 +411,24 @@ impl Apply<'_> {
         let (now_utc, now_local) = (ctx.clock.now_utc(), ctx.clock.now_local());
         let mut lines: Vec<String> = Vec::new();
         let conn = connect(ctx, out)?;
+        // Read, check and write inside one transaction, so that what is checked is what is
+        // changed, and a failure anywhere leaves nothing behind.
         let result = transaction(conn, dry_run, |conn| {
             let existing = rows::load(conn)?;
             let known = rows::known(conn)?;
-            let mut desired = Vec::new();
-            let mut invalid: Vec<(String, Vec<String>)> = Vec::new();
-            for e in self.entries {
-                let mut reasons: Vec<String> =
-                    e.references.iter().filter_map(|r| known.check(r)).collect();
-                let stored = existing.iter().find(|x| x.policy.name == e.name);
-                match e.resolve(stored.map(|x| &x.policy), self.semantics) {
-                    Ok(p) if reasons.is_empty() => desired.push(p),
-                    Ok(_) => {}
-                    Err(why) => reasons.push(why),
-                }
-                if !reasons.is_empty() {
-                    invalid.push((e.name.clone(), reasons));
-                }
-            }
+            let (desired, invalid) = self.resolve(&existing, &known);
             if !invalid.is_empty() {
-                if !self.skip_invalid {
-                    for (name, reasons) in &invalid {
-                        for r in reasons {
-                            lines.push(format!("Invalid policy '{name}': {r}"));
-                        }
+                let verb = if self.skip_invalid {
+                    "Skipping invalid"
+                } else {
+                    "Invalid"
+                };
+                for (name, reasons) in &invalid {
+                    for r in reasons {
+                        lines.push(format!("{verb} policy '{name}': {r}"));
                     }
+                }
+                if !self.skip_invalid {
                     let why = format!(
                         "{} of {} policies {} invalid; nothing was changed",
                         invalid.len(),
@@ -462,33 +440,13 @@ impl Apply<'_> {
                     }
                     return Err(TaskError::Refused(why));
                 }
-                for (name, reasons) in &invalid {
-                    for r in reasons {
-                        lines.push(format!("Skipping invalid policy '{name}': {r}"));
-                    }
-                }
             }
             skipped_names.extend(invalid.into_iter().map(|(n, _)| n));
             let plan = Plan::new(&existing, desired, self.prune);
-            if dry_run {
-                return Ok((plan, None));
-            }
-            let mut ids = rows::Ids::default();
-            for change in &plan.changes {
-                match change {
-                    Change::Add(p) => {
-                        rows::insert(conn, &mut ids, p, now_local)?;
-                    }
-                    Change::Update { before, after } => {
-                        rows::update(conn, &mut ids, before, after, now_local)?
-                    }
-                    Change::Delete(e) => rows::delete(conn, e.id)?,
-                }
-            }
-            let stamp = if plan.changes.is_empty() {
+            let stamp = if dry_run {
                 None
             } else {
-                Some(rows::bump_timestamp(conn, now_utc)?)
+                write(conn, &plan, now_utc, now_local)?
             };
             Ok((plan, stamp))
         });
@@ -504,6 +462,31 @@ impl Apply<'_> {
         Ok(())
     }
 
+    /// The policy each entry asks for, and the entries that cannot be applied with why: names
+    /// of realms, resolvers or nodes that do not exist, a new policy without a scope.
+    fn resolve(
+        &self,
+        existing: &[rows::ExistingPolicy],
+        known: &crate::policy::validate::Known,
+    ) -> (Vec<StoredPolicy>, Vec<Rejected>) {
+        let mut desired = Vec::new();
+        let mut invalid = Vec::new();
+        for e in &self.entries {
+            let mut reasons: Vec<String> =
+                e.references.iter().filter_map(|r| known.check(r)).collect();
+            let stored = existing.iter().find(|x| x.policy.name == e.name);
+            match e.resolve(stored.map(|x| &x.policy), self.semantics) {
+                Ok(p) if reasons.is_empty() => desired.push(p),
+                Ok(_) => {}
+                Err(why) => reasons.push(why),
+            }
+            if !reasons.is_empty() {
+                invalid.push((e.name.clone(), reasons));
+            }
+        }
+        (desired, invalid)
+    }
+
     fn report(
         &self,
         ctx: &mut TaskContext<'_>,
@@ -512,7 +495,11 @@ impl Apply<'_> {
         stamp: Option<String>,
     ) {
         let names = |f: fn(&Change) -> bool| -> Vec<&str> {
-            plan.changes.iter().filter(|c| f(c)).map(Change::name).collect()
+            plan.changes
+                .iter()
+                .filter(|c| f(c))
+                .map(Change::name)
+                .collect()
         };
         out.details.insert(
             "added".into(),
@@ -541,7 +528,12 @@ impl Apply<'_> {
                 out.say(ctx.output, line);
             }
         }
-        let (a, u, d, n) = (plan.added(), plan.updated(), plan.deleted(), plan.unchanged.len());
+        let (a, u, d, n) = (
+            plan.added(),
+            plan.updated(),
+            plan.deleted(),
+            plan.unchanged.len(),
+        );
         let summary = if ctx.dry_run {
             if pending {
                 format!("Would add {a}, update {u} and delete {d} policies; {n} unchanged.")
@@ -569,6 +561,34 @@ impl Apply<'_> {
             TaskStatus::Updated
         };
     }
+}
+
+/// A policy that cannot be applied: its name and the reasons.
+type Rejected = (String, Vec<String>);
+
+/// Carry out a plan; bump the config timestamp when anything changed (returns its value).
+fn write(
+    conn: &mut dyn Connection,
+    plan: &Plan,
+    now_utc: NaiveDateTime,
+    now_local: NaiveDateTime,
+) -> Result<Option<String>, TaskError> {
+    if plan.changes.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = rows::Ids::default();
+    for change in &plan.changes {
+        match change {
+            Change::Add(p) => {
+                rows::insert(conn, &mut ids, p, now_local)?;
+            }
+            Change::Update { before, after } => {
+                rows::update(conn, &mut ids, before, after, now_local)?
+            }
+            Change::Delete(e) => rows::delete(conn, e.id)?,
+        }
+    }
+    Ok(Some(rows::bump_timestamp(conn, now_utc)?))
 }
 
 /// privacyIDEA's closing lines for a policy import that failed.
@@ -607,7 +627,12 @@ fn set_active(
         }
         Ok(true)
     })?;
-    finish_single(ctx, out, changed, format!("Successfully {verb}d policy '{name}'"));
+    finish_single(
+        ctx,
+        out,
+        changed,
+        format!("Successfully {verb}d policy '{name}'"),
+    );
     Ok(())
 }
 
@@ -629,7 +654,12 @@ fn delete(ctx: &mut TaskContext<'_>, out: &mut TaskOutcome, name: &str) -> Resul
         }
         Ok(())
     })?;
-    finish_single(ctx, out, true, format!("Successfully deleted policy '{name}'"));
+    finish_single(
+        ctx,
+        out,
+        true,
+        format!("Successfully deleted policy '{name}'"),
+    );
     Ok(())
 }
 

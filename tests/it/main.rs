@@ -15,5 +15,6 @@ mod create_tables;
 mod jobs;
 mod keys;
 mod policies;
+mod policies_cli;
 mod scheduler;
 mod validation;
