@@ -16,17 +16,44 @@ fn ledger_claims_once_and_leases_exclude_on_every_backend() {
         let mut a = Ledger::new(db.connect(), "a").unwrap();
         let mut b = Ledger::new(db.connect(), "b").unwrap();
         let now = Utc::now();
-        assert_eq!(a.claim("job", "2026-01-01T00:00:00.000000Z", Trigger::Schedule, now).unwrap(), Claim::Won, "{}", db.label());
-        assert!(matches!(b.claim("job", "2026-01-01T00:00:00.000000Z", Trigger::Schedule, now).unwrap(), Claim::Taken { .. }), "{}", db.label());
+        assert_eq!(
+            a.claim("job", "2026-01-01T00:00:00.000000Z", Trigger::Schedule, now)
+                .unwrap(),
+            Claim::Won,
+            "{}",
+            db.label()
+        );
+        assert!(
+            matches!(
+                b.claim("job", "2026-01-01T00:00:00.000000Z", Trigger::Schedule, now)
+                    .unwrap(),
+                Claim::Taken { .. }
+            ),
+            "{}",
+            db.label()
+        );
         let la = a.acquire("job", "s", 60_000).unwrap().unwrap();
-        assert_eq!(b.acquire("job", "s", 60_000).unwrap(), None, "{}", db.label());
+        assert_eq!(
+            b.acquire("job", "s", 60_000).unwrap(),
+            None,
+            "{}",
+            db.label()
+        );
         assert!(a.renew(&la, "s", 60_000).unwrap());
         a.release(&la).unwrap();
         let lb = b.acquire("job", "s", 60_000).unwrap().expect("released");
         assert!(lb.token > la.token);
-        assert!(!a.renew(&la, "s", 60_000).unwrap(), "{}: the old token is fenced off", db.label());
+        assert!(
+            !a.renew(&la, "s", 60_000).unwrap(),
+            "{}: the old token is fenced off",
+            db.label()
+        );
         let skew = (a.now_ms().unwrap() - Utc::now().timestamp_millis()).abs();
-        assert!(skew < 10_000, "{}: database clock off by {skew} ms", db.label());
+        assert!(
+            skew < 10_000,
+            "{}: database clock off by {skew} ms",
+            db.label()
+        );
     }
 }
 
@@ -36,7 +63,9 @@ fn insert_expired_challenges(db: &TestDb, n: i64) {
     let old = Utc::now().naive_utc() - TimeDelta::days(1);
     c.begin().unwrap();
     for start in (0..n).step_by(500) {
-        let rows: Vec<String> = (start..(start + 500).min(n)).map(|i| format!("({}, '{:020}', '', '')", i + 1, i)).collect();
+        let rows: Vec<String> = (start..(start + 500).min(n))
+            .map(|i| format!("({}, '{:020}', '', '')", i + 1, i))
+            .collect();
         let sql = format!(
             "INSERT INTO {} ({}, {}, {}, {}) VALUES {}",
             d.quote("challenge"),
@@ -49,7 +78,12 @@ fn insert_expired_challenges(db: &TestDb, n: i64) {
         c.execute(&sql, &[]).unwrap();
     }
     c.execute(
-        &format!("UPDATE {} SET {} = ?, {} = ?", d.quote("challenge"), d.quote("timestamp"), d.quote("expiration")),
+        &format!(
+            "UPDATE {} SET {} = ?, {} = ?",
+            d.quote("challenge"),
+            d.quote("timestamp"),
+            d.quote("expiration")
+        ),
         &[Value::DateTime(old), Value::DateTime(old)],
     )
     .unwrap();
@@ -58,7 +92,18 @@ fn insert_expired_challenges(db: &TestDb, n: i64) {
 
 fn node(job_dir: &std::path::Path, name: &str, log: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pi-manage"))
-        .args(["schedule", job_dir.to_str().unwrap(), "--node", name, "--lease", "3s", "--grace", "10s", "--log-format", "json"])
+        .args([
+            "schedule",
+            job_dir.to_str().unwrap(),
+            "--node",
+            name,
+            "--lease",
+            "3s",
+            "--grace",
+            "10s",
+            "--log-format",
+            "json",
+        ])
         .stdout(std::fs::File::create(log).unwrap())
         .stderr(Stdio::inherit())
         .spawn()
@@ -82,24 +127,63 @@ fn three_nodes_run_every_slot_exactly_once_and_take_over_a_killed_nodes_slot() {
         )
         .unwrap();
         let t0 = Utc::now();
-        let mut nodes: Vec<(String, Child)> =
-            (1..=3).map(|i| format!("n{i}")).map(|n| (n.clone(), node(&jobs, &n, &dir.path().join(format!("{n}.log"))))).collect();
+        let mut nodes: Vec<(String, Child)> = (1..=3)
+            .map(|i| format!("n{i}"))
+            .map(|n| {
+                (
+                    n.clone(),
+                    node(&jobs, &n, &dir.path().join(format!("{n}.log"))),
+                )
+            })
+            .collect();
         // Wait for a run in progress, then kill its node without warning.
         std::thread::sleep(Duration::from_secs(9));
         let mut c = db.connect();
         let d = c.dialect();
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(20);
         let (victim, victim_slot) = loop {
             let rows = c
                 .query_rows(
-                    &format!("SELECT {}, {} FROM {} WHERE {} IS NOT NULL AND {} > {}", d.quote("owner"), d.quote("slot"), d.quote("pim_job_lease"), d.quote("slot"), d.quote("expires_ms"), d.now_ms_sql()),
+                    &format!(
+                        "SELECT {}, {} FROM {} WHERE {} IS NOT NULL AND {} > {}",
+                        d.quote("owner"),
+                        d.quote("slot"),
+                        d.quote("pim_job_lease"),
+                        d.quote("slot"),
+                        d.quote("expires_ms"),
+                        d.now_ms_sql()
+                    ),
                     &[],
                 )
                 .unwrap();
             if let Some(r) = rows.first() {
-                break (r.get(0).as_str().unwrap().to_string(), r.get(1).as_str().unwrap().to_string());
+                let (owner, slot) = (
+                    r.get(0).as_str().unwrap().to_string(),
+                    r.get(1).as_str().unwrap().to_string(),
+                );
+                // Kill only a run that has just started (runs last 2 s), so the kill cannot race
+                // with the run finishing on its own.
+                let started = Ledger::new(db.connect(), "check")
+                    .unwrap()
+                    .history(Some("cleanup"), 1000)
+                    .unwrap()
+                    .into_iter()
+                    .find(|h| h.slot == slot && h.status == "running")
+                    .and_then(|h| h.started_at);
+                let fresh = started
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+                    .is_some_and(|s| {
+                        Utc::now() - s.with_timezone(&Utc) < TimeDelta::milliseconds(800)
+                    });
+                if fresh {
+                    break (owner, slot);
+                }
             }
-            assert!(Instant::now() < deadline, "{}: no run ever started", db.label());
+            assert!(
+                Instant::now() < deadline,
+                "{}: no run ever started",
+                db.label()
+            );
             std::thread::sleep(Duration::from_millis(100));
         };
         let (_, child) = nodes.iter_mut().find(|(n, _)| *n == victim).unwrap();
@@ -107,21 +191,50 @@ fn three_nodes_run_every_slot_exactly_once_and_take_over_a_killed_nodes_slot() {
         child.wait().unwrap();
         std::thread::sleep(Duration::from_secs(20));
         for (name, child) in nodes.iter_mut().filter(|(n, _)| *n != victim) {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let status = child.wait().unwrap();
-            assert_eq!(status.code(), Some(0), "{}: {name} exits cleanly on SIGTERM", db.label());
+            assert_eq!(
+                status.code(),
+                Some(0),
+                "{}: {name} exits cleanly on SIGTERM",
+                db.label()
+            );
         }
         let t1 = Utc::now();
 
-        let history = Ledger::new(db.connect(), "check").unwrap().history(Some("cleanup"), 1000).unwrap();
+        let history = Ledger::new(db.connect(), "check")
+            .unwrap()
+            .history(Some("cleanup"), 1000)
+            .unwrap();
         // Every slot in the window has exactly one row (the primary key allows no second),
         // and none was lost: each 4-second slot from the first to the last is there.
         let mut slots: Vec<&str> = history.iter().map(|r| r.slot.as_str()).collect();
         slots.sort();
-        let parsed: Vec<chrono::DateTime<Utc>> = slots.iter().map(|s| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)).collect();
-        assert!(parsed.len() >= 6, "{}: only {} slots ran: {history:?}", db.label(), parsed.len());
+        let parsed: Vec<chrono::DateTime<Utc>> = slots
+            .iter()
+            .map(|s| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .unwrap()
+                    .with_timezone(&Utc)
+            })
+            .collect();
+        assert!(
+            parsed.len() >= 6,
+            "{}: only {} slots ran: {history:?}",
+            db.label(),
+            parsed.len()
+        );
         for w in parsed.windows(2) {
-            assert_eq!(w[1] - w[0], TimeDelta::seconds(4), "{}: a slot is missing between {} and {}", db.label(), w[0], w[1]);
+            assert_eq!(
+                w[1] - w[0],
+                TimeDelta::seconds(4),
+                "{}: a slot is missing between {} and {}",
+                db.label(),
+                w[0],
+                w[1]
+            );
         }
         assert!(parsed[0] >= t0 - TimeDelta::seconds(1) && *parsed.last().unwrap() <= t1);
         let last_slot = slots.last().map(|s| s.to_string()).unwrap_or_default();
@@ -129,19 +242,54 @@ fn three_nodes_run_every_slot_exactly_once_and_take_over_a_killed_nodes_slot() {
             // At the very end every node was stopped: the last slot may have been claimed as
             // the nodes shut down, and with nobody left to take it over it stays `running`.
             if r.status == "running" {
-                assert_eq!(r.slot, last_slot, "{}: only the final slot may be left running: {r:?}", db.label());
+                assert_eq!(
+                    r.slot,
+                    last_slot,
+                    "{}: only the final slot may be left running: {r:?}",
+                    db.label()
+                );
                 continue;
             }
             // `interrupted`: the run in progress when the nodes got SIGTERM at the end.
-            assert!(["timeout", "ok", "skipped", "interrupted"].contains(&r.status.as_str()), "{}: {r:?}", db.label());
+            assert!(
+                ["timeout", "ok", "skipped", "interrupted"].contains(&r.status.as_str()),
+                "{}: {r:?}",
+                db.label()
+            );
             if r.status == "skipped" {
-                assert!(r.error.as_deref().unwrap_or_default().contains("overlap"), "{r:?}");
+                assert!(
+                    r.error.as_deref().unwrap_or_default().contains("overlap"),
+                    "{r:?}"
+                );
             }
         }
-        let taken = history.iter().find(|r| r.slot == victim_slot).expect("the killed node's slot is recorded");
-        assert_ne!(taken.node, victim, "{}: the killed node's slot was taken over: {taken:?}", db.label());
-        assert_eq!((taken.trigger.as_str(), taken.attempt), ("takeover", 2), "{}: {taken:?}", db.label());
-        assert!(["timeout", "ok"].contains(&taken.status.as_str()), "{taken:?}");
-        assert!(history.iter().filter(|r| r.status != "skipped").all(|r| r.node != victim || r.slot < victim_slot), "{}: the dead node ran nothing afterwards", db.label());
+        let taken = history
+            .iter()
+            .find(|r| r.slot == victim_slot)
+            .expect("the killed node's slot is recorded");
+        assert_ne!(
+            taken.node,
+            victim,
+            "{}: the killed node's slot was taken over: {taken:?}",
+            db.label()
+        );
+        assert_eq!(
+            (taken.trigger.as_str(), taken.attempt),
+            ("takeover", 2),
+            "{}: {taken:?}",
+            db.label()
+        );
+        assert!(
+            ["timeout", "ok"].contains(&taken.status.as_str()),
+            "{taken:?}"
+        );
+        assert!(
+            history
+                .iter()
+                .filter(|r| r.status != "skipped")
+                .all(|r| r.node != victim || r.slot < victim_slot),
+            "{}: the dead node ran nothing afterwards",
+            db.label()
+        );
     }
 }
