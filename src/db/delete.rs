@@ -138,28 +138,41 @@ pub fn delete_matching(
     Ok(outcome)
 }
 
-/// Delete rows by primary key, `slice` ids per statement, each slice committed on its own
-/// (rules-mode audit rotation). The ids are integers, written into the SQL as literals so no
-/// backend's bind-parameter limit applies.
+/// Delete rows by primary key, `slice` ids per statement and `slices_per_commit` statements
+/// per transaction (rules-mode audit rotation). The ids are integers, written into the SQL as
+/// literals so no backend's bind-parameter limit applies.
 pub fn delete_ids(
     conn: &mut dyn Connection,
     table: &str,
     pk: &str,
     ids: &[i64],
     slice: usize,
+    slices_per_commit: usize,
 ) -> Result<u64, DeleteFailed> {
     let dialect = conn.dialect();
     let mut deleted = 0;
-    for part in ids.chunks(slice.max(1)) {
-        let list: Vec<String> = part.iter().map(i64::to_string).collect();
-        let sql = format!(
-            "DELETE FROM {} WHERE {} IN ({})",
-            dialect.quote(table),
-            dialect.quote(pk),
-            list.join(",")
-        );
-        deleted += in_transaction_with_retry(conn, |c| c.execute(&sql, &[]))
-            .map_err(|error| DeleteFailed { error, deleted })?;
+    let per_commit = slice.max(1) * slices_per_commit.max(1);
+    for batch in ids.chunks(per_commit) {
+        let statements: Vec<String> = batch
+            .chunks(slice.max(1))
+            .map(|part| {
+                let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                format!(
+                    "DELETE FROM {} WHERE {} IN ({})",
+                    dialect.quote(table),
+                    dialect.quote(pk),
+                    list.join(",")
+                )
+            })
+            .collect();
+        deleted += in_transaction_with_retry(conn, |c| {
+            let mut n = 0;
+            for sql in &statements {
+                n += c.execute(sql, &[])?;
+            }
+            Ok(n)
+        })
+        .map_err(|error| DeleteFailed { error, deleted })?;
     }
     Ok(deleted)
 }
@@ -241,7 +254,7 @@ mod tests {
     #[test]
     fn delete_ids_in_slices() {
         let mut c = table_with(10);
-        let n = delete_ids(&mut c, "t", "id", &[1, 2, 3, 4, 5, 99], 4).unwrap();
+        let n = delete_ids(&mut c, "t", "id", &[1, 2, 3, 4, 5, 99], 4, 1).unwrap();
         assert_eq!(n, 5);
         assert_eq!(remaining(&mut c), vec![6, 7, 8, 9, 10]);
     }

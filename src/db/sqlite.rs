@@ -12,6 +12,9 @@ use super::value::SQLITE_DATETIME_FORMAT;
 use super::{Connection, DbError, DbErrorKind, DbResult, Dialect, OpenOptions, Row, Value};
 use crate::dburl::DbUrl;
 
+/// Statements longer than this are prepared without the statement cache.
+const SINGLE_USE_SQL_LEN: usize = 2048;
+
 pub struct SqliteConnection {
     conn: rusqlite::Connection,
     target: String,
@@ -101,11 +104,17 @@ impl Connection for SqliteConnection {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> DbResult<u64> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
         let params: Vec<Param> = params.iter().map(Param).collect();
-        let n = stmt
-            .execute(rusqlite::params_from_iter(params.iter()))
-            .map_err(map_err)?;
+        // Long statements are single-use (id lists): caching them would only keep large
+        // SQL texts and their compiled programs alive.
+        let n = if sql.len() > SINGLE_USE_SQL_LEN {
+            let mut stmt = self.conn.prepare(sql).map_err(map_err)?;
+            stmt.execute(rusqlite::params_from_iter(params.iter()))
+        } else {
+            let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+            stmt.execute(rusqlite::params_from_iter(params.iter()))
+        }
+        .map_err(map_err)?;
         Ok(n as u64)
     }
 

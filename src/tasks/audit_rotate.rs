@@ -395,6 +395,14 @@ impl AuditRotateTask {
             .chunksize
             .map(|c| c as usize)
             .unwrap_or(DEFAULT_ID_SLICE);
+        // With a chunk size every slice is committed on its own (the operator asked for short
+        // transactions). Without one, a page's worth of slices shares a transaction: on SQLite
+        // each commit is a journal write and several fsyncs, which dominated rules mode.
+        let slices_per_commit = if self.chunksize.is_some() {
+            1
+        } else {
+            (PAGE_ROWS as usize / slice).max(1)
+        };
         let conn = ctx.databases.audit()?;
         let d = conn.dialect();
         // Columns to read: id, date, then every column a rule looks at, each once.
@@ -491,19 +499,26 @@ impl AuditRotateTask {
                 },
             )?;
             let page_done = page_rows < PAGE_ROWS;
-            if !dry_run && (pending.len() >= slice || page_done) {
+            let batch = slice * slices_per_commit;
+            if !dry_run && (pending.len() >= batch || page_done) {
                 let take = if page_done {
                     pending.len()
                 } else {
-                    pending.len() - pending.len() % slice
+                    pending.len() - pending.len() % batch
                 };
                 let conn = ctx.databases.audit()?;
-                let n = delete::delete_ids(conn, TABLE, "id", &pending[..take], slice).map_err(
-                    |mut e| {
-                        e.deleted += deleted;
-                        e
-                    },
-                );
+                let n = delete::delete_ids(
+                    conn,
+                    TABLE,
+                    "id",
+                    &pending[..take],
+                    slice,
+                    slices_per_commit,
+                )
+                .map_err(|mut e| {
+                    e.deleted += deleted;
+                    e
+                });
                 match n {
                     Ok(n) => deleted += n,
                     Err(e) => {
@@ -523,12 +538,12 @@ impl AuditRotateTask {
                 // Finish what this page decided, then stop: nothing half-done is left.
                 if !dry_run && !pending.is_empty() {
                     let conn = ctx.databases.audit()?;
-                    deleted += delete::delete_ids(conn, TABLE, "id", &pending, slice).map_err(
-                        |mut e| {
+                    deleted +=
+                        delete::delete_ids(conn, TABLE, "id", &pending, slice, slices_per_commit)
+                            .map_err(|mut e| {
                             e.deleted += deleted;
                             e
-                        },
-                    )?;
+                        })?;
                     pending.clear();
                 }
                 interrupted = Some(sig);
