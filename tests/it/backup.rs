@@ -1388,10 +1388,19 @@ fn cli_create_and_verify_speak_privacyideas_lines() {
 #[test]
 fn a_job_file_backs_up_prunes_and_verifies() {
     let db = databases().into_iter().next().unwrap();
-    run_spec(&db, TaskSpec::CreateTables(Default::default()), false, &clock_utc());
+    run_spec(
+        &db,
+        TaskSpec::CreateTables(Default::default()),
+        false,
+        &clock_utc(),
+    );
     let install = Install::new(&url_text(&db.url));
     fs::create_dir(install.path("backup")).unwrap();
-    fs::write(install.path("backup/privacyidea-backup-20200101-0000.tgz"), "old").unwrap();
+    fs::write(
+        install.path("backup/privacyidea-backup-20200101-0000.tgz"),
+        "old",
+    )
+    .unwrap();
     fs::write(
         install.path("job.yaml"),
         "version: 1\nname: nightly-backup\nconnection:\n  picfg: etc/pi.cfg\ntasks:\n  - kind: backup\n    directory: backup\n    retention:\n      keep_last: 1\n  - kind: backup_verify\n    directory: backup\n",
@@ -1408,13 +1417,28 @@ fn a_job_file_backs_up_prunes_and_verifies() {
             .unwrap()
     };
     let dry = run(&["--dry-run"]);
-    assert_eq!(dry.status.code(), Some(1), "verify has nothing to check in a dry run: {}", stdout(&dry));
-    assert!(stdout(&dry).contains("Would remove privacyidea-backup-20200101-0000.tgz (not kept by any rule)"), "{}", stdout(&dry));
-    assert!(install.path("backup/privacyidea-backup-20200101-0000.tgz").exists());
+    assert_eq!(
+        dry.status.code(),
+        Some(1),
+        "verify has nothing to check in a dry run: {}",
+        stdout(&dry)
+    );
+    assert!(
+        stdout(&dry)
+            .contains("Would remove privacyidea-backup-20200101-0000.tgz (not kept by any rule)"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(install
+        .path("backup/privacyidea-backup-20200101-0000.tgz")
+        .exists());
     let o = run(&[]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("Removed privacyidea-backup-20200101-0000.tgz (not kept by any rule)"), "{out}");
+    assert!(
+        out.contains("Removed privacyidea-backup-20200101-0000.tgz (not kept by any rule)"),
+        "{out}"
+    );
     assert!(out.contains("is OK."), "{out}");
     let left = install.archives();
     assert_eq!(left.len(), 1, "{left:?}");
