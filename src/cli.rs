@@ -471,13 +471,28 @@ pub enum BackupFormatArg {
 #[derive(Debug, Args)]
 pub struct BackupCreateArgs {
     /// Where the archive is written.
-    #[arg(short = 'd', long, default_value = "/var/lib/privacyidea/backup/", value_name = "DIR")]
+    #[arg(
+        short = 'd',
+        long,
+        default_value = "/var/lib/privacyidea/backup/",
+        value_name = "DIR"
+    )]
     pub directory: std::path::PathBuf,
     /// The configuration directory to archive [default: the directory of pi.cfg, /etc/privacyidea/]
-    #[arg(short = 'c', long = "config_dir", alias = "config-dir", value_name = "DIR")]
+    #[arg(
+        short = 'c',
+        long = "config_dir",
+        alias = "config-dir",
+        value_name = "DIR"
+    )]
     pub config_dir: Option<std::path::PathBuf>,
     /// A FreeRADIUS configuration directory to archive too.
-    #[arg(short = 'r', long = "radius_dir", alias = "radius-dir", value_name = "DIR")]
+    #[arg(
+        short = 'r',
+        long = "radius_dir",
+        alias = "radius-dir",
+        value_name = "DIR"
+    )]
     pub radius_dir: Option<std::path::PathBuf>,
     /// Include the encryption key (PI_ENCFILE and passphrase-encrypted copies of it).
     #[arg(short = 'e', long)]

@@ -122,7 +122,9 @@ impl TaskOutput for Reporter {
             return Box::new(crate::backup::NoByteProgress);
         }
         let style = match total {
-            Some(_) => "  {msg} [{bar:30}] {bytes}/{total_bytes}, {binary_bytes_per_sec}, ETA {eta}",
+            Some(_) => {
+                "  {msg} [{bar:30}] {bytes}/{total_bytes}, {binary_bytes_per_sec}, ETA {eta}"
+            }
             None => "  {spinner} {msg}: {bytes}, {binary_bytes_per_sec}",
         };
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr()).with_style(

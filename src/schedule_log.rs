@@ -69,7 +69,12 @@ impl SchedulerLog {
                     #[serde(flatten)]
                     e: &'a Event,
                 }
-                serde_json::to_string(&Line { ts: &ts, node: &self.node, e: &e }).unwrap_or_default()
+                serde_json::to_string(&Line {
+                    ts: &ts,
+                    node: &self.node,
+                    e: &e,
+                })
+                .unwrap_or_default()
             }
             LogFormat::Text => {
                 let mut s = format!("{ts} {:5} ", e.level.to_uppercase());
@@ -92,7 +97,13 @@ impl SchedulerLog {
         let _ = stdout.flush();
     }
 
-    pub fn info(&self, event: &'static str, job: Option<&str>, slot: Option<&str>, message: String) {
+    pub fn info(
+        &self,
+        event: &'static str,
+        job: Option<&str>,
+        slot: Option<&str>,
+        message: String,
+    ) {
         self.log(Event {
             level: "info",
             event,
@@ -103,7 +114,13 @@ impl SchedulerLog {
         });
     }
 
-    pub fn warn(&self, event: &'static str, job: Option<&str>, slot: Option<&str>, message: String) {
+    pub fn warn(
+        &self,
+        event: &'static str,
+        job: Option<&str>,
+        slot: Option<&str>,
+        message: String,
+    ) {
         self.log(Event {
             level: "warn",
             event,
@@ -172,7 +189,9 @@ impl RunOutput for RunLog {
             "task_finished",
             o.error.clone().unwrap_or_else(|| "task finished".into()),
         );
-        e.status = serde_json::to_value(o.status).ok().and_then(|v| v.as_str().map(str::to_string));
+        e.status = serde_json::to_value(o.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
         e.duration_ms = Some(o.duration_ms);
         e.rows = o.deleted;
         self.log.log(e);

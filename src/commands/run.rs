@@ -105,12 +105,19 @@ pub fn run(globals: &Globals, args: &RunArgs) -> Result<i32, AppError> {
 /// Record a manual run in the installation's run ledger (trigger `manual`), so `history`
 /// shows it next to scheduled runs. A ledger that cannot be written only warns: the run
 /// itself already happened.
-fn record_manual_run(settings: &Settings, open: &OpenOptions, report: &executor::JobReport, started: chrono::DateTime<chrono::Utc>) {
+fn record_manual_run(
+    settings: &Settings,
+    open: &OpenOptions,
+    report: &executor::JobReport,
+    started: chrono::DateTime<chrono::Utc>,
+) {
     use crate::scheduler::ledger::{slot_key, Claim, Ledger, Trigger};
     if report.status == JobStatus::ConnectFailed {
         return;
     }
-    let node = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localnode".into());
+    let node = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localnode".into());
     let result = crate::db::open(&settings.database, open)
         .and_then(|c| Ledger::new(c, &node))
         .and_then(|mut l| {
@@ -123,11 +130,27 @@ fn record_manual_run(settings: &Settings, open: &OpenOptions, report: &executor:
                 JobStatus::Interrupted => "interrupted",
                 _ => "failed",
             };
-            let rows = report.tasks.iter().filter_map(|t| t.deleted).map(|d| d as i64).reduce(|a, b| a + b);
+            let rows = report
+                .tasks
+                .iter()
+                .filter_map(|t| t.deleted)
+                .map(|d| d as i64)
+                .reduce(|a, b| a + b);
             let error = report.tasks.iter().find_map(|t| t.error.clone());
-            l.finish(&report.job, &key, status, chrono::Utc::now(), report.duration_ms as i64, rows, error.as_deref(), serde_json::to_string(&report.tasks).ok().as_deref())
+            l.finish(
+                &report.job,
+                &key,
+                status,
+                chrono::Utc::now(),
+                report.duration_ms as i64,
+                rows,
+                error.as_deref(),
+                serde_json::to_string(&report.tasks).ok().as_deref(),
+            )
         });
     if let Err(e) = result {
-        report::print_error(&format!("warning: could not record the run in the run history: {e}"));
+        report::print_error(&format!(
+            "warning: could not record the run in the run history: {e}"
+        ));
     }
 }

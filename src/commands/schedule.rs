@@ -28,12 +28,16 @@ fn host_name() -> String {
 }
 
 pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
-    let (jobs, warnings) = daemon::load(&args.paths, globals.picfg.as_deref()).map_err(|problems| {
-        for p in &problems {
-            report::print_error(p);
-        }
-        AppError::Invalid(format!("{} problem(s) in the job files; the scheduler did not start", problems.len()))
-    })?;
+    let (jobs, warnings) =
+        daemon::load(&args.paths, globals.picfg.as_deref()).map_err(|problems| {
+            for p in &problems {
+                report::print_error(p);
+            }
+            AppError::Invalid(format!(
+                "{} problem(s) in the job files; the scheduler did not start",
+                problems.len()
+            ))
+        })?;
     report::print_diagnostics(&warnings);
     if args.list {
         for line in daemon::upcoming(&jobs, chrono::Utc::now(), args.count) {
@@ -63,7 +67,14 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
     );
     let hup = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone());
-    Ok(daemon::run(&args.paths, jobs, opts, log, Interrupt::global(), hup))
+    Ok(daemon::run(
+        &args.paths,
+        jobs,
+        opts,
+        log,
+        Interrupt::global(),
+        hup,
+    ))
 }
 
 pub fn history(globals: &Globals, args: &HistoryArgs) -> Result<i32, AppError> {
@@ -80,13 +91,25 @@ pub fn history(globals: &Globals, args: &HistoryArgs) -> Result<i32, AppError> {
         Ok(r) => r,
         Err(e) => {
             report::print_error(&e.to_string());
-            return Ok(if matches!(e.kind, db::DbErrorKind::Connect | db::DbErrorKind::Auth) { 3 } else { 1 });
+            return Ok(
+                if matches!(e.kind, db::DbErrorKind::Connect | db::DbErrorKind::Auth) {
+                    3
+                } else {
+                    1
+                },
+            );
         }
     };
     match format {
-        Format::Json => report::print_raw(&format!("{}\n", serde_json::to_string_pretty(&records).unwrap_or_default())),
+        Format::Json => report::print_raw(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&records).unwrap_or_default()
+        )),
         Format::Text => {
-            report::print_line(&format!("{:<24} {:<28} {:<14} {:<10} {:<11} {:>9} {:>10}", "JOB", "SLOT", "NODE", "TRIGGER", "STATUS", "ROWS", "DURATION"));
+            report::print_line(&format!(
+                "{:<24} {:<28} {:<14} {:<10} {:<11} {:>9} {:>10}",
+                "JOB", "SLOT", "NODE", "TRIGGER", "STATUS", "ROWS", "DURATION"
+            ));
             for r in &records {
                 report::print_line(&format!(
                     "{:<24} {:<28} {:<14} {:<10} {:<11} {:>9} {:>10}{}",
@@ -95,9 +118,16 @@ pub fn history(globals: &Globals, args: &HistoryArgs) -> Result<i32, AppError> {
                     r.node,
                     r.trigger,
                     r.status,
-                    r.rows_affected.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
-                    r.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "-".into()),
-                    r.error.as_ref().map(|e| format!("  {e}")).unwrap_or_default()
+                    r.rows_affected
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    r.duration_ms
+                        .map(|d| format!("{d} ms"))
+                        .unwrap_or_else(|| "-".into()),
+                    r.error
+                        .as_ref()
+                        .map(|e| format!("  {e}"))
+                        .unwrap_or_default()
                 ));
             }
         }

@@ -62,11 +62,17 @@ impl Scheduled {
 
 /// The host's IANA time zone: `TZ`, else the `/etc/localtime` link, else `/etc/timezone`, else UTC.
 pub fn host_timezone() -> Tz {
-    let from_env = std::env::var("TZ").ok().map(|t| t.trim_start_matches(':').to_string());
-    let from_link = std::fs::read_link("/etc/localtime")
+    let from_env = std::env::var("TZ")
         .ok()
-        .and_then(|p| p.to_str().and_then(|s| s.split("zoneinfo/").nth(1)).map(str::to_string));
-    let from_file = std::fs::read_to_string("/etc/timezone").ok().map(|s| s.trim().to_string());
+        .map(|t| t.trim_start_matches(':').to_string());
+    let from_link = std::fs::read_link("/etc/localtime").ok().and_then(|p| {
+        p.to_str()
+            .and_then(|s| s.split("zoneinfo/").nth(1))
+            .map(str::to_string)
+    });
+    let from_file = std::fs::read_to_string("/etc/timezone")
+        .ok()
+        .map(|s| s.trim().to_string());
     [from_env, from_link, from_file]
         .into_iter()
         .flatten()
@@ -96,7 +102,10 @@ pub fn job_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Load and check every job file; any problem in any file refuses the whole set.
-pub fn load(paths: &[PathBuf], picfg: Option<&Path>) -> Result<(Vec<Scheduled>, Vec<Diagnostic>), Vec<String>> {
+pub fn load(
+    paths: &[PathBuf],
+    picfg: Option<&Path>,
+) -> Result<(Vec<Scheduled>, Vec<Diagnostic>), Vec<String>> {
     let files = job_files(paths).map_err(|e| vec![e])?;
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
@@ -112,14 +121,23 @@ pub fn load(paths: &[PathBuf], picfg: Option<&Path>) -> Result<(Vec<Scheduled>, 
         };
         warnings.extend(job.warnings.clone());
         let Some(text) = job.file.schedule.clone() else {
-            warnings.push(Diagnostic::warning(&f, Default::default(), "", "no schedule: the scheduler ignores this job file"));
+            warnings.push(Diagnostic::warning(
+                &f,
+                Default::default(),
+                "",
+                "no schedule: the scheduler ignores this job file",
+            ));
             continue;
         };
         if let Some(other) = names.insert(job.file.name.clone(), f.clone()) {
             problems.push(format!("{}: job name '{}' is also used by {}; job names must be unique (the run ledger is keyed by them)", f.display(), job.file.name, other.display()));
             continue;
         }
-        let expr = if job.file.schedule_seconds { CronExpr::parse_with_seconds(&text) } else { CronExpr::parse(&text) };
+        let expr = if job.file.schedule_seconds {
+            CronExpr::parse_with_seconds(&text)
+        } else {
+            CronExpr::parse(&text)
+        };
         let expr = match expr {
             Ok(e) => e,
             Err(e) => {
@@ -135,7 +153,13 @@ pub fn load(paths: &[PathBuf], picfg: Option<&Path>) -> Result<(Vec<Scheduled>, 
         let req = SettingsRequest {
             explicit_picfg: conn
                 .picfg
-                .map(|p| if p.is_absolute() { p } else { job.base_dir.join(p) })
+                .map(|p| {
+                    if p.is_absolute() {
+                        p
+                    } else {
+                        job.base_dir.join(p)
+                    }
+                })
                 .or_else(|| picfg.map(Path::to_path_buf)),
             database: conn.database,
             audit_database: conn.audit_database,
@@ -147,8 +171,18 @@ pub fn load(paths: &[PathBuf], picfg: Option<&Path>) -> Result<(Vec<Scheduled>, 
                 continue;
             }
         };
-        let max_lateness = job.file.max_lateness.map(|d| d.to_chrono()).unwrap_or(TimeDelta::hours(1));
-        jobs.push(Scheduled { job, settings, expr, tz, max_lateness });
+        let max_lateness = job
+            .file
+            .max_lateness
+            .map(|d| d.to_chrono())
+            .unwrap_or(TimeDelta::hours(1));
+        jobs.push(Scheduled {
+            job,
+            settings,
+            expr,
+            tz,
+            max_lateness,
+        });
     }
     if problems.is_empty() {
         Ok((jobs, warnings))
@@ -161,7 +195,13 @@ pub fn load(paths: &[PathBuf], picfg: Option<&Path>) -> Result<(Vec<Scheduled>, 
 pub fn upcoming(jobs: &[Scheduled], now: DateTime<Utc>, count: usize) -> Vec<String> {
     let mut lines = Vec::new();
     for s in jobs {
-        lines.push(format!("{} ({}): {} [{}]", s.name(), s.job.path.display(), s.expr, s.tz.name()));
+        lines.push(format!(
+            "{} ({}): {} [{}]",
+            s.name(),
+            s.job.path.display(),
+            s.expr,
+            s.tz.name()
+        ));
         let mut t = now;
         for _ in 0..count {
             match s.expr.next_after(t, s.tz) {
@@ -208,7 +248,12 @@ pub fn run(
 ) -> i32 {
     let opts = Arc::new(opts);
     let mut states = start(jobs, &opts, &log);
-    log.info("started", None, None, format!("scheduling {} job(s) as node {}", states.len(), opts.node));
+    log.info(
+        "started",
+        None,
+        None,
+        format!("scheduling {} job(s) as node {}", states.len(), opts.node),
+    );
     let probe_every = opts.lease_ttl / 2;
     let mut last_probe = Instant::now() - probe_every;
     let mut ledgers: HashMap<String, Ledger> = HashMap::new();
@@ -218,7 +263,9 @@ pub fn run(
                 Ok((new, _)) => {
                     let running: HashMap<String, JoinHandle<()>> = states
                         .drain(..)
-                        .filter_map(|mut s| s.running.take().map(|h| (s.sched.name().to_string(), h)))
+                        .filter_map(|mut s| {
+                            s.running.take().map(|h| (s.sched.name().to_string(), h))
+                        })
                         .collect();
                     states = start(new, &opts, &log);
                     // Running jobs keep running; their handles are joined when they end.
@@ -228,13 +275,23 @@ pub fn run(
                             None => drop(h),
                         }
                     }
-                    log.info("reloaded", None, None, format!("reloaded: {} job(s)", states.len()));
+                    log.info(
+                        "reloaded",
+                        None,
+                        None,
+                        format!("reloaded: {} job(s)", states.len()),
+                    );
                 }
                 Err(problems) => {
                     for p in &problems {
                         log.warn("reload_failed", None, None, p.clone());
                     }
-                    log.warn("reload_failed", None, None, "the new job files do not validate; keeping the running set".into());
+                    log.warn(
+                        "reload_failed",
+                        None,
+                        None,
+                        "the new job files do not validate; keeping the running set".into(),
+                    );
                 }
             }
         }
@@ -245,11 +302,31 @@ pub fn run(
                 st.next = st.sched.expr.next_after(slot, st.sched.tz);
                 let key = slot_key(slot);
                 if now - slot > st.sched.max_lateness {
-                    log.warn("slot_skipped", Some(st.sched.name()), Some(&key), format!("skipped: more than {} late", fmt_delta(st.sched.max_lateness)));
+                    log.warn(
+                        "slot_skipped",
+                        Some(st.sched.name()),
+                        Some(&key),
+                        format!(
+                            "skipped: more than {} late",
+                            fmt_delta(st.sched.max_lateness)
+                        ),
+                    );
                 } else if busy || st.running.is_some() {
-                    log.warn("slot_skipped", Some(st.sched.name()), Some(&key), "skipped: the previous run of this job is still going".into());
+                    log.warn(
+                        "slot_skipped",
+                        Some(st.sched.name()),
+                        Some(&key),
+                        "skipped: the previous run of this job is still going".into(),
+                    );
                 } else {
-                    st.running = Some(spawn_run(st.sched.clone(), slot, Trigger::Schedule, &opts, &log, &interrupt));
+                    st.running = Some(spawn_run(
+                        st.sched.clone(),
+                        slot,
+                        Trigger::Schedule,
+                        &opts,
+                        &log,
+                        &interrupt,
+                    ));
                 }
             }
         }
@@ -276,7 +353,13 @@ pub fn run(
             if h.is_finished() {
                 let _ = h.join();
             } else {
-                log.warn("shutdown", Some(st.sched.name()), None, "still running after the grace period; exiting anyway (its lease will expire)".into());
+                log.warn(
+                    "shutdown",
+                    Some(st.sched.name()),
+                    None,
+                    "still running after the grace period; exiting anyway (its lease will expire)"
+                        .into(),
+                );
             }
         }
     }
@@ -295,9 +378,15 @@ fn start(jobs: Vec<Scheduled>, opts: &Arc<ScheduleOptions>, log: &SchedulerLog) 
             sched: sched.clone(),
             running: None,
         };
-        let last = open_ledger(&sched, opts).and_then(|mut l| l.last_slot(sched.name()).map_err(|e| e.to_string()));
+        let last = open_ledger(&sched, opts)
+            .and_then(|mut l| l.last_slot(sched.name()).map_err(|e| e.to_string()));
         match last {
-            Err(e) => log.warn("catch_up", Some(sched.name()), None, format!("cannot read the run ledger ({e}); not catching up")),
+            Err(e) => log.warn(
+                "catch_up",
+                Some(sched.name()),
+                None,
+                format!("cannot read the run ledger ({e}); not catching up"),
+            ),
             Ok(None) => {}
             Ok(Some(last)) => {
                 let missed = sched.expr.slots_between(last, now, sched.tz, 10_000);
@@ -307,12 +396,38 @@ fn start(jobs: Vec<Scheduled>, opts: &Arc<ScheduleOptions>, log: &SchedulerLog) 
                     }
                     let key = slot_key(*latest);
                     if sched.job.file.catch_up == CatchUp::Skip {
-                        log.warn("slot_skipped", Some(sched.name()), Some(&key), "skipped: missed while no scheduler was running (catch_up: skip)".into());
+                        log.warn(
+                            "slot_skipped",
+                            Some(sched.name()),
+                            Some(&key),
+                            "skipped: missed while no scheduler was running (catch_up: skip)"
+                                .into(),
+                        );
                     } else if now - *latest > sched.max_lateness {
-                        log.warn("slot_skipped", Some(sched.name()), Some(&key), format!("skipped: missed, and more than max_lateness ({}) ago", fmt_delta(sched.max_lateness)));
+                        log.warn(
+                            "slot_skipped",
+                            Some(sched.name()),
+                            Some(&key),
+                            format!(
+                                "skipped: missed, and more than max_lateness ({}) ago",
+                                fmt_delta(sched.max_lateness)
+                            ),
+                        );
                     } else {
-                        log.info("catch_up", Some(sched.name()), Some(&key), "running a missed slot once (catch_up: once)".into());
-                        st.running = Some(spawn_run(sched.clone(), *latest, Trigger::CatchUp, opts, log, &Interrupt::global()));
+                        log.info(
+                            "catch_up",
+                            Some(sched.name()),
+                            Some(&key),
+                            "running a missed slot once (catch_up: once)".into(),
+                        );
+                        st.running = Some(spawn_run(
+                            sched.clone(),
+                            *latest,
+                            Trigger::CatchUp,
+                            opts,
+                            log,
+                            &Interrupt::global(),
+                        ));
                     }
                 }
             }
@@ -323,7 +438,13 @@ fn start(jobs: Vec<Scheduled>, opts: &Arc<ScheduleOptions>, log: &SchedulerLog) 
 }
 
 /// Take over slots whose runner stopped renewing its lease (it died).
-fn probe_orphans(states: &mut [JobState], ledgers: &mut HashMap<String, Ledger>, opts: &Arc<ScheduleOptions>, log: &SchedulerLog, interrupt: &Interrupt) {
+fn probe_orphans(
+    states: &mut [JobState],
+    ledgers: &mut HashMap<String, Ledger>,
+    opts: &Arc<ScheduleOptions>,
+    log: &SchedulerLog,
+    interrupt: &Interrupt,
+) {
     for st in states.iter_mut() {
         if st.busy() {
             continue;
@@ -337,19 +458,41 @@ fn probe_orphans(states: &mut [JobState], ledgers: &mut HashMap<String, Ledger>,
                 Err(_) => continue,
             }
         }
-        let Some(ledger) = ledgers.get_mut(&key) else { continue };
+        let Some(ledger) = ledgers.get_mut(&key) else {
+            continue;
+        };
         match ledger.orphaned_slot(st.sched.name()) {
             Ok(Some(slot)) => {
-                let Ok(at) = DateTime::parse_from_rfc3339(&slot).map(|d| d.with_timezone(&Utc)) else { continue };
+                let Ok(at) = DateTime::parse_from_rfc3339(&slot).map(|d| d.with_timezone(&Utc))
+                else {
+                    continue;
+                };
                 if Utc::now() - at > st.sched.max_lateness {
                     let reason = format!("the node running it stopped renewing its lease, and it is more than max_lateness ({}) late", fmt_delta(st.sched.max_lateness));
                     if ledger.abandon(st.sched.name(), &slot, &reason).is_ok() {
-                        log.warn("slot_abandoned", Some(st.sched.name()), Some(&slot), format!("abandoned: {reason}"));
+                        log.warn(
+                            "slot_abandoned",
+                            Some(st.sched.name()),
+                            Some(&slot),
+                            format!("abandoned: {reason}"),
+                        );
                     }
                     continue;
                 }
-                log.info("takeover", Some(st.sched.name()), Some(&slot), "the node running this slot stopped renewing its lease; taking it over".into());
-                st.running = Some(spawn_run(st.sched.clone(), at, Trigger::Takeover, opts, log, interrupt));
+                log.info(
+                    "takeover",
+                    Some(st.sched.name()),
+                    Some(&slot),
+                    "the node running this slot stopped renewing its lease; taking it over".into(),
+                );
+                st.running = Some(spawn_run(
+                    st.sched.clone(),
+                    at,
+                    Trigger::Takeover,
+                    opts,
+                    log,
+                    interrupt,
+                ));
             }
             Ok(None) => {}
             Err(_) => {
@@ -369,20 +512,39 @@ fn fmt_delta(d: TimeDelta) -> String {
     crate::job::model::Duration::from_secs(d.num_seconds().max(0) as u64).to_string()
 }
 
-fn spawn_run(sched: Arc<Scheduled>, slot: DateTime<Utc>, trigger: Trigger, opts: &Arc<ScheduleOptions>, log: &SchedulerLog, interrupt: &Interrupt) -> JoinHandle<()> {
+fn spawn_run(
+    sched: Arc<Scheduled>,
+    slot: DateTime<Utc>,
+    trigger: Trigger,
+    opts: &Arc<ScheduleOptions>,
+    log: &SchedulerLog,
+    interrupt: &Interrupt,
+) -> JoinHandle<()> {
     let (opts, log, interrupt) = (opts.clone(), log.clone(), interrupt.clone());
     std::thread::spawn(move || run_slot(&sched, slot, trigger, &opts, &log, &interrupt))
 }
 
 /// Claim, lease, run and record one slot.
-fn run_slot(sched: &Scheduled, slot: DateTime<Utc>, trigger: Trigger, opts: &ScheduleOptions, log: &SchedulerLog, global: &Interrupt) {
+fn run_slot(
+    sched: &Scheduled,
+    slot: DateTime<Utc>,
+    trigger: Trigger,
+    opts: &ScheduleOptions,
+    log: &SchedulerLog,
+    global: &Interrupt,
+) {
     let name = sched.name();
     let key = slot_key(slot);
     let ttl_ms = opts.lease_ttl.as_millis() as i64;
     let mut ledger = match open_ledger(sched, opts) {
         Ok(l) => l,
         Err(e) => {
-            log.warn("claim_failed", Some(name), Some(&key), format!("cannot reach the run ledger: {e}"));
+            log.warn(
+                "claim_failed",
+                Some(name),
+                Some(&key),
+                format!("cannot reach the run ledger: {e}"),
+            );
             return;
         }
     };
@@ -399,7 +561,12 @@ fn run_slot(sched: &Scheduled, slot: DateTime<Utc>, trigger: Trigger, opts: &Sch
         match ledger.claim(name, &key, trigger, Utc::now()) {
             Ok(Claim::Won) => {}
             Ok(Claim::Taken { node, .. }) => {
-                log.info("slot_claimed_elsewhere", Some(name), Some(&key), format!("claimed by node {node}"));
+                log.info(
+                    "slot_claimed_elsewhere",
+                    Some(name),
+                    Some(&key),
+                    format!("claimed by node {node}"),
+                );
                 return;
             }
             Err(e) => {
@@ -410,30 +577,66 @@ fn run_slot(sched: &Scheduled, slot: DateTime<Utc>, trigger: Trigger, opts: &Sch
         match ledger.acquire(name, &key, ttl_ms) {
             Ok(Some(l)) => l,
             Ok(None) => {
-                let _ = ledger.skip(name, &key, "overlap: the previous run of this job is still going on another node", Utc::now());
-                log.warn("slot_skipped", Some(name), Some(&key), "skipped: the previous run of this job is still going on another node".into());
+                let _ = ledger.skip(
+                    name,
+                    &key,
+                    "overlap: the previous run of this job is still going on another node",
+                    Utc::now(),
+                );
+                log.warn(
+                    "slot_skipped",
+                    Some(name),
+                    Some(&key),
+                    "skipped: the previous run of this job is still going on another node".into(),
+                );
                 return;
             }
             Err(e) => {
-                let _ = ledger.finish(name, &key, "failed", Utc::now(), 0, None, Some(&e.to_string()), None);
+                let _ = ledger.finish(
+                    name,
+                    &key,
+                    "failed",
+                    Utc::now(),
+                    0,
+                    None,
+                    Some(&e.to_string()),
+                    None,
+                );
                 log.warn("claim_failed", Some(name), Some(&key), e.to_string());
                 return;
             }
         }
     };
     let run_id = format!("{name}@{key}#{}", lease.token);
-    log.info("run_started", Some(name), Some(&key), format!("run {run_id} started ({})", trigger.as_str()));
+    log.info(
+        "run_started",
+        Some(name),
+        Some(&key),
+        format!("run {run_id} started ({})", trigger.as_str()),
+    );
     // Destructive work stops once the lease may have expired without a renewal.
     let margin = opts.lease_ttl / 4;
     let run_interrupt = global.child(Some(Instant::now() + opts.lease_ttl - margin));
     let done = Arc::new(AtomicBool::new(false));
     let heartbeat = {
-        let (done, run_interrupt, lease, key) = (done.clone(), run_interrupt.clone(), lease.clone(), key.clone());
+        let (done, run_interrupt, lease, key) = (
+            done.clone(),
+            run_interrupt.clone(),
+            lease.clone(),
+            key.clone(),
+        );
         let conn = db::open(&sched.settings.database, &opts.open);
-        let (ttl, node, log, name) = (opts.lease_ttl, opts.node.clone(), log.clone(), name.to_string());
+        let (ttl, node, log, name) = (
+            opts.lease_ttl,
+            opts.node.clone(),
+            log.clone(),
+            name.to_string(),
+        );
         std::thread::spawn(move || {
             let Ok(conn) = conn else { return };
-            let Ok(mut hb) = Ledger::new(conn, &node) else { return };
+            let Ok(mut hb) = Ledger::new(conn, &node) else {
+                return;
+            };
             let mut last = Instant::now();
             while !done.load(Ordering::SeqCst) {
                 std::thread::sleep(StdDuration::from_millis(50));
@@ -470,9 +673,24 @@ fn run_slot(sched: &Scheduled, slot: DateTime<Utc>, trigger: Trigger, opts: &Sch
     let report = loop {
         attempt += 1;
         let mut out = log.for_run(name, &key, &run_id);
-        let rt = Runtime { clock: &SystemClock, interrupt: &run_interrupt, open: opts.open.clone() };
-        let ropts = RunOptions { dry_run: sched.job.file.dryrun, only_task: None };
-        let report = executor::run_tasks(name, &sched.job.path.display().to_string(), &sched.job.tasks, &sched.settings, &ropts, &rt, &mut out);
+        let rt = Runtime {
+            clock: &SystemClock,
+            interrupt: &run_interrupt,
+            open: opts.open.clone(),
+        };
+        let ropts = RunOptions {
+            dry_run: sched.job.file.dryrun,
+            only_task: None,
+        };
+        let report = executor::run_tasks(
+            name,
+            &sched.job.path.display().to_string(),
+            &sched.job.tasks,
+            &sched.settings,
+            &ropts,
+            &rt,
+            &mut out,
+        );
         // Retry only when the database could not be reached, with backoff, while the slot is
         // not too late and nobody asked us to stop.
         let retry = report.status == JobStatus::ConnectFailed
@@ -483,7 +701,12 @@ fn run_slot(sched: &Scheduled, slot: DateTime<Utc>, trigger: Trigger, opts: &Sch
             break report;
         }
         let backoff = StdDuration::from_secs(5 << attempt);
-        log.warn("retry", Some(name), Some(&key), format!("database unreachable; retrying in {}s", backoff.as_secs()));
+        log.warn(
+            "retry",
+            Some(name),
+            Some(&key),
+            format!("database unreachable; retrying in {}s", backoff.as_secs()),
+        );
         let until = Instant::now() + backoff;
         while Instant::now() < until && run_interrupt.requested().is_none() {
             std::thread::sleep(StdDuration::from_millis(100));
@@ -503,17 +726,41 @@ fn run_slot(sched: &Scheduled, slot: DateTime<Utc>, trigger: Trigger, opts: &Sch
             _ => "interrupted",
         },
     };
-    let rows: Option<i64> = report.tasks.iter().filter_map(|t| t.deleted).map(|d| d as i64).reduce(|a, b| a + b);
+    let rows: Option<i64> = report
+        .tasks
+        .iter()
+        .filter_map(|t| t.deleted)
+        .map(|d| d as i64)
+        .reduce(|a, b| a + b);
     let error = report.tasks.iter().find_map(|t| t.error.clone());
     let summary = serde_json::to_string(&report.tasks).ok();
     let duration_ms = started.elapsed().as_millis() as i64;
     if status == "lease_lost" {
         // Another node owns the slot now and records it; do not overwrite its row.
-        log.warn("run_finished", Some(name), Some(&key), format!("run {run_id} stopped: lease lost"));
+        log.warn(
+            "run_finished",
+            Some(name),
+            Some(&key),
+            format!("run {run_id} stopped: lease lost"),
+        );
         return;
     }
-    if let Err(e) = ledger.finish(name, &key, status, Utc::now(), duration_ms, rows, error.as_deref(), summary.as_deref()) {
-        log.warn("record_failed", Some(name), Some(&key), format!("could not record the run: {e}"));
+    if let Err(e) = ledger.finish(
+        name,
+        &key,
+        status,
+        Utc::now(),
+        duration_ms,
+        rows,
+        error.as_deref(),
+        summary.as_deref(),
+    ) {
+        log.warn(
+            "record_failed",
+            Some(name),
+            Some(&key),
+            format!("could not record the run: {e}"),
+        );
     }
     let _ = ledger.release(&lease);
     let _ = ledger.prune(Utc::now() - opts.history_retention);
@@ -526,7 +773,10 @@ fn run_slot(sched: &Scheduled, slot: DateTime<Utc>, trigger: Trigger, opts: &Sch
         status: Some(status.to_string()),
         duration_ms: Some(duration_ms as u64),
         rows: rows.map(|r| r as u64),
-        message: format!("run {run_id} finished: {status}{}", error.map(|e| format!(" ({e})")).unwrap_or_default()),
+        message: format!(
+            "run {run_id} finished: {status}{}",
+            error.map(|e| format!(" ({e})")).unwrap_or_default()
+        ),
         ..Default::default()
     });
 }

@@ -51,7 +51,10 @@ pub fn slot_key(slot: DateTime<Utc>) -> String {
 pub enum Claim {
     Won,
     /// Another node claimed it first.
-    Taken { node: String, status: String },
+    Taken {
+        node: String,
+        status: String,
+    },
 }
 
 /// A held lease.
@@ -125,7 +128,13 @@ impl Ledger {
     }
 
     /// Claim a slot by inserting its run row. Exactly one node's insert succeeds.
-    pub fn claim(&mut self, job: &str, slot: &str, trigger: Trigger, started: DateTime<Utc>) -> DbResult<Claim> {
+    pub fn claim(
+        &mut self,
+        job: &str,
+        slot: &str,
+        trigger: Trigger,
+        started: DateTime<Utc>,
+    ) -> DbResult<Claim> {
         let now = self.conn.dialect().now_ms_sql();
         let sql = format!(
             "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}) VALUES (?, ?, ?, ?, 'running', 1, ?, {now})",
@@ -158,7 +167,9 @@ impl Ledger {
                     self.q("job"),
                     self.q("slot")
                 );
-                let row = self.conn.query_rows(&sql, &[Value::Text(job.into()), Value::Text(slot.into())])?;
+                let row = self
+                    .conn
+                    .query_rows(&sql, &[Value::Text(job.into()), Value::Text(slot.into())])?;
                 let r = row.first();
                 Ok(Claim::Taken {
                     node: r.and_then(|r| r.get(0).as_str()).unwrap_or("?").to_string(),
@@ -197,19 +208,30 @@ impl Ledger {
             ],
         )?;
         if n == 0 {
-            let insert = format!("INSERT INTO {t} ({j}, {o}, {tok}, {s}, {e}) VALUES (?, ?, 1, ?, {now} + ?)");
+            let insert = format!(
+                "INSERT INTO {t} ({j}, {o}, {tok}, {s}, {e}) VALUES (?, ?, 1, ?, {now} + ?)"
+            );
             match self.conn.execute(
                 &insert,
-                &[Value::Text(job.into()), Value::Text(self.node.clone()), Value::Text(slot.into()), Value::Int(ttl_ms)],
+                &[
+                    Value::Text(job.into()),
+                    Value::Text(self.node.clone()),
+                    Value::Text(slot.into()),
+                    Value::Int(ttl_ms),
+                ],
             ) {
                 Ok(_) => {}
-                Err(e) if matches!(e.kind, DbErrorKind::Constraint | DbErrorKind::Locked) => return Ok(None),
+                Err(e) if matches!(e.kind, DbErrorKind::Constraint | DbErrorKind::Locked) => {
+                    return Ok(None)
+                }
                 Err(e) => return Err(e),
             }
         }
         let sql = format!("SELECT {tok}, {o} FROM {t} WHERE {j} = ?");
         let row = self.conn.query_rows(&sql, &[Value::Text(job.into())])?;
-        let Some(r) = row.first() else { return Ok(None) };
+        let Some(r) = row.first() else {
+            return Ok(None);
+        };
         if r.get(1).as_str() != Some(self.node.as_str()) {
             return Ok(None);
         }
@@ -233,7 +255,12 @@ impl Ledger {
         );
         let n = self.conn.execute(
             &sql,
-            &[Value::Int(ttl_ms), Value::Text(lease.job.clone()), Value::Text(self.node.clone()), Value::Int(lease.token)],
+            &[
+                Value::Int(ttl_ms),
+                Value::Text(lease.job.clone()),
+                Value::Text(self.node.clone()),
+                Value::Int(lease.token),
+            ],
         )?;
         if n == 1 {
             let hb = format!(
@@ -243,7 +270,10 @@ impl Ledger {
                 self.q("job"),
                 self.q("slot")
             );
-            self.conn.execute(&hb, &[Value::Text(lease.job.clone()), Value::Text(slot.into())])?;
+            self.conn.execute(
+                &hb,
+                &[Value::Text(lease.job.clone()), Value::Text(slot.into())],
+            )?;
         }
         Ok(n == 1)
     }
@@ -259,7 +289,14 @@ impl Ledger {
             self.q("owner"),
             self.q("token"),
         );
-        self.conn.execute(&sql, &[Value::Text(lease.job.clone()), Value::Text(self.node.clone()), Value::Int(lease.token)])?;
+        self.conn.execute(
+            &sql,
+            &[
+                Value::Text(lease.job.clone()),
+                Value::Text(self.node.clone()),
+                Value::Int(lease.token),
+            ],
+        )?;
         Ok(())
     }
 
@@ -275,7 +312,9 @@ impl Ledger {
             self.q("expires_ms"),
         );
         let rows = self.conn.query_rows(&sql, &[Value::Text(job.into())])?;
-        Ok(rows.first().and_then(|r| r.get(0).as_str().map(str::to_string)))
+        Ok(rows
+            .first()
+            .and_then(|r| r.get(0).as_str().map(str::to_string)))
     }
 
     /// Give up an orphaned slot that is too late to run: the run is recorded `abandoned` and
@@ -290,7 +329,11 @@ impl Ledger {
             self.q("slot"),
             self.q("expires_ms"),
         );
-        if self.conn.execute(&sql, &[Value::Text(job.into()), Value::Text(slot.into())])? == 1 {
+        if self
+            .conn
+            .execute(&sql, &[Value::Text(job.into()), Value::Text(slot.into())])?
+            == 1
+        {
             let sql = format!(
                 "UPDATE {} SET {} = 'abandoned', {} = ? WHERE {} = ? AND {} = ? AND {} = 'running'",
                 self.q(RUN_TABLE),
@@ -300,7 +343,14 @@ impl Ledger {
                 self.q("slot"),
                 self.q("status"),
             );
-            self.conn.execute(&sql, &[Value::Text(reason.into()), Value::Text(job.into()), Value::Text(slot.into())])?;
+            self.conn.execute(
+                &sql,
+                &[
+                    Value::Text(reason.into()),
+                    Value::Text(job.into()),
+                    Value::Text(slot.into()),
+                ],
+            )?;
         }
         Ok(())
     }
@@ -308,7 +358,9 @@ impl Ledger {
     /// Take over an orphaned slot: acquire the lease (only possible once it expired), then
     /// move the run row to this node.
     pub fn take_over(&mut self, job: &str, slot: &str, ttl_ms: i64) -> DbResult<Option<Lease>> {
-        let Some(lease) = self.acquire(job, slot, ttl_ms)? else { return Ok(None) };
+        let Some(lease) = self.acquire(job, slot, ttl_ms)? else {
+            return Ok(None);
+        };
         let now = self.conn.dialect().now_ms_sql();
         let sql = format!(
             "UPDATE {} SET {} = ?, {} = 'running', {} = {} + 1, {} = ?, {} = {now} WHERE {} = ? AND {} = ?",
@@ -324,7 +376,12 @@ impl Ledger {
         );
         self.conn.execute(
             &sql,
-            &[Value::Text(self.node.clone()), Value::Text(Trigger::Takeover.as_str().into()), Value::Text(job.into()), Value::Text(slot.into())],
+            &[
+                Value::Text(self.node.clone()),
+                Value::Text(Trigger::Takeover.as_str().into()),
+                Value::Text(job.into()),
+                Value::Text(slot.into()),
+            ],
         )?;
         Ok(Some(lease))
     }
@@ -374,9 +431,25 @@ impl Ledger {
 
     /// Run history, newest first.
     pub fn history(&mut self, job: Option<&str>, limit: usize) -> DbResult<Vec<RunRecord>> {
-        let cols = ["job", "slot", "node", "run_trigger", "status", "attempt", "started_at", "finished_at", "duration_ms", "rows_affected", "error"];
+        let cols = [
+            "job",
+            "slot",
+            "node",
+            "run_trigger",
+            "status",
+            "attempt",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "rows_affected",
+            "error",
+        ];
         let select: Vec<String> = cols.iter().map(|c| self.q(c)).collect();
-        let filter = if job.is_some() { format!(" WHERE {} = ?", self.q("job")) } else { String::new() };
+        let filter = if job.is_some() {
+            format!(" WHERE {} = ?", self.q("job"))
+        } else {
+            String::new()
+        };
         let sql = format!(
             "SELECT {} FROM {}{filter} ORDER BY {} DESC, {} LIMIT {limit}",
             select.join(", "),
@@ -418,7 +491,13 @@ impl Ledger {
     }
 
     /// Mark a claimed slot as skipped (and why), without running it.
-    pub fn skip(&mut self, job: &str, slot: &str, reason: &str, now: DateTime<Utc>) -> DbResult<()> {
+    pub fn skip(
+        &mut self,
+        job: &str,
+        slot: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
         self.finish(job, slot, "skipped", now, 0, None, Some(reason), None)
     }
 }
@@ -455,8 +534,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = DbUrl::parse(&format!("sqlite:///{}/l.sqlite", dir.path().display())).unwrap();
         let open = || {
-            Box::new(SqliteConnection::open(&url, &OpenOptions { create: true, ..Default::default() }).unwrap())
-                as Box<dyn Connection>
+            Box::new(
+                SqliteConnection::open(
+                    &url,
+                    &OpenOptions {
+                        create: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            ) as Box<dyn Connection>
         };
         let a = Ledger::new(open(), "node-a").unwrap();
         let b = Ledger::new(open(), "node-b").unwrap();
@@ -467,12 +554,21 @@ mod tests {
     fn a_slot_is_claimed_once() {
         let (_d, mut a, mut b) = ledgers();
         let now = Utc::now();
-        assert_eq!(a.claim("j", "s1", Trigger::Schedule, now).unwrap(), Claim::Won);
+        assert_eq!(
+            a.claim("j", "s1", Trigger::Schedule, now).unwrap(),
+            Claim::Won
+        );
         assert_eq!(
             b.claim("j", "s1", Trigger::Schedule, now).unwrap(),
-            Claim::Taken { node: "node-a".into(), status: "running".into() }
+            Claim::Taken {
+                node: "node-a".into(),
+                status: "running".into()
+            }
         );
-        assert_eq!(b.claim("j", "s2", Trigger::Schedule, now).unwrap(), Claim::Won);
+        assert_eq!(
+            b.claim("j", "s2", Trigger::Schedule, now).unwrap(),
+            Claim::Won
+        );
     }
 
     #[test]
@@ -486,24 +582,64 @@ mod tests {
         assert!(a.renew(&la, "s1", -1).unwrap());
         assert_eq!(b.orphaned_slot("j").unwrap().as_deref(), Some("s1"));
         a.claim("j", "s1", Trigger::Schedule, Utc::now()).unwrap();
-        assert_eq!(b.acquire("j", "s2", 60_000).unwrap(), None, "a newer slot cannot bury the orphan");
-        let lb = b.take_over("j", "s1", 60_000).unwrap().expect("expired lease can be taken");
+        assert_eq!(
+            b.acquire("j", "s2", 60_000).unwrap(),
+            None,
+            "a newer slot cannot bury the orphan"
+        );
+        let lb = b
+            .take_over("j", "s1", 60_000)
+            .unwrap()
+            .expect("expired lease can be taken");
         assert!(lb.token > la.token, "the token fences the old holder");
-        assert!(!a.renew(&la, "s1", 60_000).unwrap(), "a learns it lost the lease");
+        assert!(
+            !a.renew(&la, "s1", 60_000).unwrap(),
+            "a learns it lost the lease"
+        );
         let h = b.history(Some("j"), 10).unwrap();
-        assert_eq!((h[0].node.as_str(), h[0].trigger.as_str(), h[0].attempt), ("node-b", "takeover", 2));
-        b.finish("j", "s1", "ok", Utc::now(), 5, Some(3), None, None).unwrap();
+        assert_eq!(
+            (h[0].node.as_str(), h[0].trigger.as_str(), h[0].attempt),
+            ("node-b", "takeover", 2)
+        );
+        b.finish("j", "s1", "ok", Utc::now(), 5, Some(3), None, None)
+            .unwrap();
         b.release(&lb).unwrap();
-        let la3 = a.acquire("j", "s3", 60_000).unwrap().expect("released lease is free");
+        let la3 = a
+            .acquire("j", "s3", 60_000)
+            .unwrap()
+            .expect("released lease is free");
         // a dies running s3: its lease expires with s3 still in it.
         a.claim("j", "s3", Trigger::Schedule, Utc::now()).unwrap();
         assert!(a.renew(&la3, "s3", -1).unwrap());
-        assert_eq!(b.acquire("j", "s4", 60_000).unwrap(), None, "s4 cannot take the lease while s3 is orphaned");
+        assert_eq!(
+            b.acquire("j", "s4", 60_000).unwrap(),
+            None,
+            "s4 cannot take the lease while s3 is orphaned"
+        );
         b.abandon("j", "s3", "too late").unwrap();
-        assert!(b.acquire("j", "s4", 60_000).unwrap().is_some(), "abandoning frees the lease");
-        let s3 = b.history(Some("j"), 10).unwrap().into_iter().find(|r| r.slot == "s3").unwrap();
-        assert_eq!((s3.status.as_str(), s3.error.as_deref()), ("abandoned", Some("too late")));
-        assert_eq!(b.history(None, 10).unwrap().iter().find(|r| r.slot == "s1").unwrap().status, "ok");
+        assert!(
+            b.acquire("j", "s4", 60_000).unwrap().is_some(),
+            "abandoning frees the lease"
+        );
+        let s3 = b
+            .history(Some("j"), 10)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.slot == "s3")
+            .unwrap();
+        assert_eq!(
+            (s3.status.as_str(), s3.error.as_deref()),
+            ("abandoned", Some("too late"))
+        );
+        assert_eq!(
+            b.history(None, 10)
+                .unwrap()
+                .iter()
+                .find(|r| r.slot == "s1")
+                .unwrap()
+                .status,
+            "ok"
+        );
         assert_eq!(
             a.last_slot("j").unwrap().map(slot_key),
             None,

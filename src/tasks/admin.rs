@@ -2,8 +2,6 @@
 //! administrators (table `admin`: username, argon2id hash of `PI_PEPPER` + password, email).
 //! Upsert semantics as privacyIDEA's `admin add`: email and password change only when given.
 
-use std::time::Instant;
-
 use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
 use crate::crypto::password::{hash_admin_password, verify_admin_password};
 use crate::db::{Connection, Value};
@@ -87,13 +85,7 @@ pub fn format_admin_list(admins: &[AdminEntry]) -> Vec<String> {
 
 impl AdminTask {
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "admin");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        result
-            .map(|_| out.clone())
-            .map_err(|e| TaskFailure::new(out, e))
+        super::timed(&self.name, "admin", |out| self.run_inner(ctx, out))
     }
 
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {

@@ -3,7 +3,6 @@
 //! renewed only when it is missing, invalid, for other claims, or about to expire.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -44,13 +43,7 @@ fn secret_key(ctx: &TaskContext<'_>) -> Result<Secret, TaskError> {
 
 impl ApiTokenTask {
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "api_token");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        result
-            .map(|_| out.clone())
-            .map_err(|e| TaskFailure::new(out, e))
+        super::timed(&self.name, "api_token", |out| self.run_inner(ctx, out))
     }
 
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {

@@ -3,7 +3,6 @@
 //! 0400; public SubjectPublicKeyInfo). Existing keys are never overwritten.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
 use crate::crypto::audit_sign::generate_audit_keys;
@@ -21,13 +20,7 @@ pub struct AuditKeysTask {
 
 impl AuditKeysTask {
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "audit_keys");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        result
-            .map(|_| out.clone())
-            .map_err(|e| TaskFailure::new(out, e))
+        super::timed(&self.name, "audit_keys", |out| self.run_inner(ctx, out))
     }
 
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {

@@ -11,7 +11,6 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use chrono::{NaiveDateTime, TimeDelta};
 use fancy_regex::Regex;
@@ -221,18 +220,7 @@ impl AuditRotateTask {
     }
 
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "audit_rotate");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(()) => Ok(out),
-            Err(e) => {
-                let mut f = TaskFailure::new(out, e);
-                f.outcome.duration_ms = started.elapsed().as_millis() as u64;
-                Err(f)
-            }
-        }
+        super::timed(&self.name, "audit_rotate", |out| self.run_inner(ctx, out))
     }
 
     fn run_inner(
@@ -340,6 +328,7 @@ impl AuditRotateTask {
     }
 
     /// Count (dry run) or delete the rows a plan selects, and report it.
+    /// Count (dry run) or delete what a watermark or age plan selects, in the audit database.
     fn delete_or_count(
         &self,
         ctx: &mut TaskContext<'_>,
@@ -347,40 +336,14 @@ impl AuditRotateTask {
         plan: &DeletePlan<'_>,
         dry_message: &str,
     ) -> Result<(), super::TaskError> {
-        let conn = ctx.databases.audit()?;
-        if ctx.dry_run {
-            let n = delete::count_matching(conn, plan)?;
-            out.matched = Some(n);
-            out.status = TaskStatus::DryRun;
-            out.say(ctx.output, dry_message.replace("{}", &n.to_string()));
-            return Ok(());
-        }
-        let total = if plan.chunksize.is_some() && ctx.output.shows_progress() {
-            let n = delete::count_matching(conn, plan)?;
-            out.matched = Some(n);
-            Some(n)
-        } else {
-            None
-        };
-        let mut observer = ctx.output.progress("deleting audit entries", total);
-        let conn = ctx.databases.audit()?;
-        let result = delete::delete_matching(conn, plan, observer.as_mut(), ctx.interrupt);
-        drop(observer);
-        match result {
-            Ok(o) => {
-                out.deleted = Some(o.deleted);
-                out.say(ctx.output, format!("{} entries deleted.", o.deleted));
-                if let Some(sig) = o.interrupted {
-                    out.status = TaskStatus::Interrupted;
-                    out.signal = Some(sig);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                out.deleted = Some(e.deleted);
-                Err(e.into())
-            }
-        }
+        super::cleanup::delete_or_count(
+            ctx,
+            out,
+            super::cleanup::Database::Audit,
+            plan,
+            "deleting audit entries",
+            dry_message,
+        )
     }
 
     fn run_rules(

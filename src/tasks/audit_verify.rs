@@ -4,7 +4,6 @@
 //! so a plan can refuse to rotate evidence away that does not verify.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use chrono::{NaiveDateTime, TimeDelta};
 
@@ -110,13 +109,7 @@ fn record(row: &Row, index: &[Option<usize>]) -> AuditRecord {
 
 impl AuditVerifyTask {
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "audit_verify");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        result
-            .map(|_| out.clone())
-            .map_err(|e| TaskFailure::new(out, e))
+        super::timed(&self.name, "audit_verify", |out| self.run_inner(ctx, out))
     }
 
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {

@@ -2,11 +2,9 @@
 //! challenges (`expiration < now`), or with `older_than` those created longer ago
 //! (`timestamp < now - age`). Challenge timestamps are naive UTC (reference/schema.md §7).
 
-use std::time::Instant;
-
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskSite, TaskStatus};
+use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskSite};
 use crate::clock::python_datetime_str;
-use crate::db::delete::{self, DeletePlan};
+use crate::db::delete::DeletePlan;
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::{ChallengeCleanup, Duration};
@@ -44,13 +42,9 @@ impl ChallengeCleanupTask {
     }
 
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "challenge_cleanup");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        result
-            .map(|_| out.clone())
-            .map_err(|e| TaskFailure::new(out, e))
+        super::timed(&self.name, "challenge_cleanup", |out| {
+            self.run_inner(ctx, out)
+        })
     }
 
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
@@ -90,39 +84,13 @@ impl ChallengeCleanupTask {
             params: vec![Value::DateTime(param)],
             chunksize: self.chunksize,
         };
-        let conn = ctx.databases.main()?;
-        if ctx.dry_run {
-            let n = delete::count_matching(conn, &plan)?;
-            out.matched = Some(n);
-            out.status = TaskStatus::DryRun;
-            out.say(ctx.output, format!("Would delete {n} challenge entries."));
-            return Ok(());
-        }
-        let total = if plan.chunksize.is_some() && ctx.output.shows_progress() {
-            let n = delete::count_matching(conn, &plan)?;
-            out.matched = Some(n);
-            Some(n)
-        } else {
-            None
-        };
-        let mut observer = ctx.output.progress("deleting challenges", total);
-        let conn = ctx.databases.main()?;
-        let result = delete::delete_matching(conn, &plan, observer.as_mut(), ctx.interrupt);
-        drop(observer);
-        match result {
-            Ok(o) => {
-                out.deleted = Some(o.deleted);
-                out.say(ctx.output, format!("{} entries deleted.", o.deleted));
-                if let Some(sig) = o.interrupted {
-                    out.status = TaskStatus::Interrupted;
-                    out.signal = Some(sig);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                out.deleted = Some(e.deleted);
-                Err(e.into())
-            }
-        }
+        super::cleanup::delete_or_count(
+            ctx,
+            out,
+            super::cleanup::Database::Main,
+            &plan,
+            "deleting challenges",
+            "Would delete {} challenge entries.",
+        )
     }
 }

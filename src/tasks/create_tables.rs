@@ -7,7 +7,6 @@
 //! left alone: creating the missing tables of an older schema would bypass its migrations.
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use regex::Regex;
 
@@ -74,13 +73,7 @@ fn mariadb_with_sequences(version: &str) -> bool {
 
 impl CreateTablesTask {
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "create_tables");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        result
-            .map(|_| out.clone())
-            .map_err(|e| TaskFailure::new(out, e))
+        super::timed(&self.name, "create_tables", |out| self.run_inner(ctx, out))
     }
 
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {

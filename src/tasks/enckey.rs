@@ -4,7 +4,6 @@
 //! (`setup encrypt_enckey`, unlocking an encrypted key file).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
 use crate::crypto::enckey::{read_key_file, write_new_file, write_new_key_file, EncKey, KeyFile};
@@ -75,13 +74,7 @@ pub fn write_encrypted_enckey(path: &Path, text: &str) -> Result<(), TaskError> 
 
 impl EnckeyTask {
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "enckey");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        result
-            .map(|_| out.clone())
-            .map_err(|e| TaskFailure::new(out, e))
+        super::timed(&self.name, "enckey", |out| self.run_inner(ctx, out))
     }
 
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {

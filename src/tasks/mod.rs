@@ -10,6 +10,7 @@ pub mod audit_verify;
 pub mod backup;
 pub mod backup_verify;
 pub mod challenge_cleanup;
+pub mod cleanup;
 mod context;
 pub mod create_tables;
 pub mod enckey;
@@ -19,7 +20,7 @@ pub mod policies;
 use std::path::{Path, PathBuf};
 
 pub use context::{Databases, TaskContext, TaskOutput};
-pub use outcome::{TaskError, TaskFailure, TaskOutcome, TaskStatus};
+pub use outcome::{timed, TaskError, TaskFailure, TaskOutcome, TaskStatus};
 
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::TaskSpec;
@@ -193,9 +194,7 @@ pub fn prepare(spec: &TaskSpec, site: &TaskSite<'_>, diags: &mut Vec<Diagnostic>
             allow_unsigned: s.allow_unsigned,
         })),
         TaskSpec::Policies(s) => policies::prepare(name, s, site, diags).map(Task::Policies),
-        TaskSpec::Backup(s) => {
-            backup::BackupTask::prepare(name, s, site, diags).map(Task::Backup)
-        }
+        TaskSpec::Backup(s) => backup::BackupTask::prepare(name, s, site, diags).map(Task::Backup),
         TaskSpec::BackupVerify(s) => {
             backup_verify::BackupVerifyTask::prepare(name, s, site, diags).map(Task::BackupVerify)
         }

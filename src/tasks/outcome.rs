@@ -139,3 +139,20 @@ impl TaskFailure {
         }
     }
 }
+
+/// Run a task body: time it, and turn an error into a failure that keeps everything the task
+/// reported before it failed (lines, rows already deleted).
+pub fn timed(
+    name: &str,
+    kind: &'static str,
+    body: impl FnOnce(&mut TaskOutcome) -> Result<(), TaskError>,
+) -> Result<TaskOutcome, TaskFailure> {
+    let started = std::time::Instant::now();
+    let mut out = TaskOutcome::new(name, kind);
+    let result = body(&mut out);
+    out.duration_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(()) => Ok(out),
+        Err(e) => Err(TaskFailure::new(out, e)),
+    }
+}

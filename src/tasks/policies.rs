@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use chrono::NaiveDateTime;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
@@ -340,17 +339,11 @@ pub fn prepare(
 
 impl PoliciesTask {
     pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, KIND);
-        let result = match &self.op {
-            PolicyOp::Apply(apply) => apply.run(ctx, &mut out),
-            PolicyOp::SetActive { policy, active } => set_active(ctx, &mut out, policy, *active),
-            PolicyOp::Delete { policy } => delete(ctx, &mut out, policy),
-        };
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        result
-            .map(|_| out.clone())
-            .map_err(|e| TaskFailure::new(out, e))
+        super::timed(&self.name, KIND, |out| match &self.op {
+            PolicyOp::Apply(apply) => apply.run(ctx, out),
+            PolicyOp::SetActive { policy, active } => set_active(ctx, out, policy, *active),
+            PolicyOp::Delete { policy } => delete(ctx, out, policy),
+        })
     }
 }
 

@@ -9,34 +9,7 @@ use pi_manage::tasks::TaskStatus;
 
 use crate::harness::*;
 
-const COLUMNS: &[&str] = &[
-    "id",
-    "date",
-    "startdate",
-    "duration",
-    "signature",
-    "action",
-    "success",
-    "authentication",
-    "serial",
-    "token_type",
-    "container_serial",
-    "container_type",
-    "user",
-    "realm",
-    "resolver",
-    "administrator",
-    "action_detail",
-    "info",
-    "privacyidea_server",
-    "client",
-    "user_agent",
-    "user_agent_version",
-    "loglevel",
-    "clearance_level",
-    "thread_id",
-    "policies",
-];
+use pi_manage::tasks::audit_rotate::AUDIT_COLUMNS as COLUMNS;
 
 fn dt(text: &str) -> NaiveDateTime {
     pi_manage::db::Value::Text(text.into())

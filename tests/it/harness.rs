@@ -51,7 +51,9 @@ impl TestDb {
         if u.backend == Backend::Sqlite {
             return format!("sqlite:///{}", u.database.as_deref().unwrap_or_default());
         }
-        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
         let auth = match (&u.user, &u.password) {
             (Some(user), Some(pw)) => format!("{}:{}@", enc(user), enc(pw.expose())),
             (Some(user), None) => format!("{}@", enc(user)),
@@ -59,7 +61,11 @@ impl TestDb {
         };
         let host = u.host.clone().unwrap_or_else(|| "127.0.0.1".into());
         let port = u.port.map(|p| format!(":{p}")).unwrap_or_default();
-        format!("{}://{auth}{host}{port}/{}", u.scheme, u.database.as_deref().unwrap_or_default())
+        format!(
+            "{}://{auth}{host}{port}/{}",
+            u.scheme,
+            u.database.as_deref().unwrap_or_default()
+        )
     }
 
     /// Installation settings for this database, with privacyIDEA's defaults.
