@@ -2,7 +2,7 @@
 //! docs/benchmarks.md).
 //!
 //! ```text
-//! cargo bench --bench maintenance -- [--audit-rows N] [--challenge-rows N] [--only NAME[,NAME…]] [--repeat K] [--save-template PATH]
+//! cargo bench --bench maintenance -- [--audit-rows N] [--challenge-rows N] [--only NAME[,NAME…]] [--repeat K] [--save-template PATH] [--server postgres|mysql | --database-url URL]
 //! ```
 //!
 //! Builds one privacyIDEA-shaped SQLite database (schema `src/db/ddl/sqlite_full.sql`, a
@@ -65,12 +65,15 @@ struct Args {
     only: Option<Vec<String>>,
     repeat: usize,
     save_template: Option<PathBuf>,
+    /// `--server` / `--database-url`: the server and its admin URL.
+    server: Option<(Server, String)>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: cargo bench --bench maintenance -- [--audit-rows N (default 1000000)] \
-         [--challenge-rows N (default 100000)] [--only NAME[,NAME…]] [--repeat K (default 3)] [--save-template PATH]\n\
+         [--challenge-rows N (default 100000)] [--only NAME[,NAME…]] [--repeat K (default 3)] [--save-template PATH] \
+         [--server postgres|mysql | --database-url URL]\n\
          scenarios: {}",
         SCENARIOS.join(", ")
     );
@@ -84,6 +87,7 @@ fn parse_args() -> Args {
         only: None,
         repeat: 3,
         save_template: None,
+        server: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -104,6 +108,16 @@ fn parse_args() -> Args {
             "--challenge-rows" => a.challenge_rows = value().parse().unwrap_or_else(|_| usage()),
             "--repeat" => a.repeat = value().parse().unwrap_or_else(|_| usage()),
             "--save-template" => a.save_template = Some(PathBuf::from(value())),
+            "--server" => {
+                let s = Server::parse(&value()).unwrap_or_else(|| usage());
+                a.server = Some((s, s.default_admin_url().to_string()));
+            }
+            "--database-url" => {
+                let url = value();
+                let scheme = url.split([':', '+']).next().unwrap_or_default();
+                let s = Server::parse(scheme).unwrap_or_else(|| usage());
+                a.server = Some((s, url));
+            }
             "--only" => {
                 let names: Vec<String> = value().split(',').map(|s| s.trim().to_string()).collect();
                 if let Some(bad) = names.iter().find(|n| !SCENARIOS.contains(&n.as_str())) {
@@ -822,6 +836,643 @@ impl Bench {
 }
 
 // ---------------------------------------------------------------------------------------------
+// PostgreSQL and MariaDB
+
+/// A database server measured instead of SQLite (`--server`, `--database-url`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Server {
+    Postgres,
+    Mysql,
+}
+
+impl Server {
+    fn parse(s: &str) -> Option<Server> {
+        match s {
+            "postgres" | "postgresql" => Some(Server::Postgres),
+            "mysql" | "mariadb" => Some(Server::Mysql),
+            _ => None,
+        }
+    }
+
+    fn default_admin_url(self) -> &'static str {
+        match self {
+            Server::Postgres => "postgresql://postgres@127.0.0.1:5432/postgres",
+            Server::Mysql => "mysql+pymysql://root@127.0.0.1:3306/test",
+        }
+    }
+
+    /// privacyIDEA's DDL for this server, as `pi-manage setup create_tables` issues it.
+    fn ddl(self) -> &'static str {
+        match self {
+            Server::Postgres => include_str!("../src/db/ddl/postgres.sql"),
+            Server::Mysql => include_str!("../src/db/ddl/mariadb.sql"),
+        }
+    }
+
+    fn quote_ident(self, name: &str) -> String {
+        match self {
+            Server::Postgres => format!("\"{name}\""),
+            Server::Mysql => format!("`{name}`"),
+        }
+    }
+
+    /// A string literal; MariaDB also treats backslashes as escapes.
+    fn quote_text(self, s: &str, out: &mut String) {
+        out.push('\'');
+        for c in s.chars() {
+            match c {
+                '\'' => out.push_str("''"),
+                '\\' if self == Server::Mysql => out.push_str("\\\\"),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+    }
+
+    fn drop_database(self, name: &str) -> String {
+        match self {
+            Server::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            Server::Mysql => format!("DROP DATABASE IF EXISTS {name}"),
+        }
+    }
+}
+
+/// The admin URL with its database replaced by `db`.
+fn url_with_db(admin_url: &str, db: &str) -> String {
+    let (base, rest) = admin_url
+        .rsplit_once('/')
+        .expect("URL with a database path");
+    let query = rest.split_once('?').map(|(_, q)| format!("?{q}"));
+    format!("{base}/{db}{}", query.unwrap_or_default())
+}
+
+fn server_open(url: &str) -> Box<dyn pi_manage::db::Connection> {
+    let parsed = pi_manage::dburl::DbUrl::parse(url).expect("database URL");
+    pi_manage::db::open(&parsed, &pi_manage::db::OpenOptions::default())
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+}
+
+/// The databases a server run creates; all are dropped when this goes out of scope, also
+/// when the benchmark panics.
+struct ServerDbs {
+    server: Server,
+    admin_url: String,
+    prefix: String,
+}
+
+impl ServerDbs {
+    fn name(&self, what: &str) -> String {
+        format!("{}_{what}", self.prefix)
+    }
+    fn url(&self, what: &str) -> String {
+        url_with_db(&self.admin_url, &self.name(what))
+    }
+    fn admin(&self, sql: &str) {
+        server_open(&self.admin_url)
+            .execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    fn drop_db(&self, what: &str) {
+        self.admin(&self.server.drop_database(&self.name(what)));
+    }
+}
+
+impl Drop for ServerDbs {
+    fn drop(&mut self) {
+        for what in ["tmpl", "base", "ours", "chunks"] {
+            let sql = self.server.drop_database(&self.name(what));
+            let dropped = pi_manage::dburl::DbUrl::parse(&self.admin_url)
+                .ok()
+                .and_then(|u| pi_manage::db::open(&u, &Default::default()).ok())
+                .map(|mut c| c.execute_batch(&sql));
+            if !matches!(dropped, Some(Ok(()))) {
+                eprintln!("warning: could not run {sql}");
+            }
+        }
+    }
+}
+
+const AUDIT_COLUMNS: [&str; 26] = [
+    "id",
+    "date",
+    "startdate",
+    "duration",
+    "signature",
+    "action",
+    "success",
+    "authentication",
+    "serial",
+    "token_type",
+    "container_serial",
+    "container_type",
+    "user",
+    "realm",
+    "resolver",
+    "administrator",
+    "action_detail",
+    "info",
+    "privacyidea_server",
+    "client",
+    "user_agent",
+    "user_agent_version",
+    "loglevel",
+    "clearance_level",
+    "thread_id",
+    "policies",
+];
+const CHALLENGE_COLUMNS: [&str; 10] = [
+    "id",
+    "transaction_id",
+    "data",
+    "challenge",
+    "session",
+    "serial",
+    "timestamp",
+    "expiration",
+    "received_count",
+    "otp_valid",
+];
+
+/// Copy one table of the SQLite template into the server, in multi-row INSERTs of 1000 rows
+/// inside one transaction. The rows are exactly the SQLite template's; only `duration` (an
+/// INTERVAL on PostgreSQL) and `otp_valid` (a BOOLEAN there) change their notation.
+fn load_table(
+    server: Server,
+    conn: &mut dyn pi_manage::db::Connection,
+    sqlite: &Connection,
+    table: &str,
+    columns: &[&str],
+) -> u64 {
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| match (server, *c) {
+            // '1970-01-01 00:00:00.123456' -> '00:00:00.123456', an interval literal.
+            (Server::Postgres, "duration") => "substr(duration, 12)".to_string(),
+            (Server::Postgres, "otp_valid") => {
+                "CASE WHEN otp_valid THEN 'true' ELSE 'false' END".to_string()
+            }
+            _ => format!("\"{c}\""),
+        })
+        .collect();
+    let mut stmt = sqlite
+        .prepare(&format!(
+            "SELECT {} FROM {table} ORDER BY id",
+            select.join(", ")
+        ))
+        .expect("select template rows");
+    let head = format!(
+        "INSERT INTO {table} ({}) VALUES ",
+        columns
+            .iter()
+            .map(|c| server.quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut sql = head.clone();
+    let mut in_batch = 0;
+    let mut total = 0u64;
+    let flush = |sql: &mut String, conn: &mut dyn pi_manage::db::Connection| {
+        conn.execute(sql, &[]).expect("bulk INSERT");
+        sql.clear();
+        sql.push_str(&head);
+    };
+    conn.execute_batch("BEGIN").unwrap();
+    let mut rows = stmt.query([]).unwrap();
+    while let Some(row) = rows.next().unwrap() {
+        if in_batch > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for i in 0..columns.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            match row.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Null => sql.push_str("NULL"),
+                rusqlite::types::ValueRef::Integer(n) => {
+                    let _ = write!(sql, "{n}");
+                }
+                rusqlite::types::ValueRef::Text(t) => {
+                    server.quote_text(std::str::from_utf8(t).unwrap(), &mut sql)
+                }
+                other => panic!("unexpected value in the template: {other:?}"),
+            }
+        }
+        sql.push(')');
+        in_batch += 1;
+        total += 1;
+        if in_batch == 1000 {
+            flush(&mut sql, conn);
+            in_batch = 0;
+        }
+    }
+    if in_batch > 0 {
+        flush(&mut sql, conn);
+    }
+    conn.execute_batch("COMMIT").unwrap();
+    total
+}
+
+/// Rows of a table on the server and the sum of their ids.
+fn server_fingerprint(server: Server, url: &str, table: &str) -> (u64, i64) {
+    let mut conn = server_open(url);
+    let int = match server {
+        Server::Postgres => "BIGINT",
+        Server::Mysql => "SIGNED",
+    };
+    let n = conn
+        .query_i64(&format!("SELECT count(*) FROM {table}"), &[])
+        .unwrap()
+        .unwrap();
+    let s = conn
+        .query_i64(
+            &format!("SELECT CAST(coalesce(sum(id), 0) AS {int}) FROM {table}"),
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+    (n as u64, s)
+}
+
+fn server_version(server: Server, url: &str) -> String {
+    let mut conn = server_open(url);
+    let rows = conn
+        .query_rows(
+            match server {
+                Server::Postgres => "SHOW server_version",
+                Server::Mysql => "SELECT version()",
+            },
+            &[],
+        )
+        .unwrap();
+    rows.first()
+        .and_then(|r| r.get(0).as_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+struct ServerBench<'a> {
+    bench: &'a Bench,
+    dbs: ServerDbs,
+}
+
+impl ServerBench<'_> {
+    /// The plain statement, with its values written in (the same on both servers but for
+    /// MariaDB's rule that a DELETE may not read its own table in a subquery, hence the
+    /// derived table).
+    fn baseline_sql(&self, b: &Baseline) -> String {
+        let mut lit = String::new();
+        match b {
+            Baseline::AuditAge(days) => {
+                self.dbs.server.quote_text(
+                    &fmt_dt(&(Local::now().naive_local() - TimeDelta::days(*days))),
+                    &mut lit,
+                );
+                format!("DELETE FROM pidea_audit WHERE date < {lit}")
+            }
+            Baseline::Watermark(low) => match self.dbs.server {
+                Server::Postgres => format!(
+                    "DELETE FROM pidea_audit WHERE id < \
+                     (SELECT id FROM pidea_audit ORDER BY id DESC LIMIT 1 OFFSET {})",
+                    low - 1
+                ),
+                Server::Mysql => format!(
+                    "DELETE FROM pidea_audit WHERE id < (SELECT id FROM \
+                     (SELECT id FROM pidea_audit ORDER BY id DESC LIMIT 1 OFFSET {}) AS w)",
+                    low - 1
+                ),
+            },
+            Baseline::ChallengeExpired => {
+                self.dbs
+                    .server
+                    .quote_text(&fmt_dt(&Utc::now().naive_utc()), &mut lit);
+                format!("DELETE FROM challenge WHERE expiration < {lit}")
+            }
+            Baseline::Rules => unreachable!("rules are measured on SQLite only"),
+        }
+    }
+
+    /// Wait for the server's background work: a `CHECKPOINT` on PostgreSQL; on MariaDB until
+    /// InnoDB's purge has caught up (history list under 1000, at most 60 s).
+    fn settle(&self) {
+        match self.dbs.server {
+            Server::Postgres => self.dbs.admin("CHECKPOINT"),
+            Server::Mysql => {
+                let mut conn = server_open(&self.dbs.admin_url);
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(60) {
+                    let h = conn
+                        .query_i64(
+                            "SELECT CAST(count AS SIGNED) FROM information_schema.INNODB_METRICS \
+                             WHERE name = 'trx_rseg_history_len'",
+                            &[],
+                        )
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0);
+                    if h < 1000 {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    /// A fresh copy of the template (or of one table of it) as database `what`.
+    fn copy(&self, what: &str, table: &str) {
+        let (server, name, tmpl) = (self.dbs.server, self.dbs.name(what), self.dbs.name("tmpl"));
+        self.dbs.drop_db(what);
+        match server {
+            Server::Postgres => {
+                self.dbs
+                    .admin(&format!("CREATE DATABASE {name} TEMPLATE {tmpl}"));
+                // Write the copy out now, so neither run pays for the other's write-back.
+                self.dbs.admin("CHECKPOINT");
+            }
+            Server::Mysql => {
+                self.dbs.admin(&format!("CREATE DATABASE {name}"));
+                let mut conn = server_open(&self.dbs.url(what));
+                conn.execute_batch(server.ddl()).expect("DDL");
+                conn.execute(
+                    &format!("INSERT INTO {table} SELECT * FROM {tmpl}.{table}"),
+                    &[],
+                )
+                .expect("copy table");
+            }
+        }
+    }
+
+    /// The chunked delete as pi-manage issues it on this server (`Dialect::chunk_delete_sql`),
+    /// run raw on database `what`: each chunk in its own transaction, until a chunk comes back
+    /// short. A diagnostic, not the baseline.
+    fn raw_chunks(&self, what: &str, plain_delete: &str, limit: u64) -> Duration {
+        let (table, filter) = plain_delete
+            .strip_prefix("DELETE FROM ")
+            .and_then(|r| r.split_once(" WHERE "))
+            .expect("plain DELETE FROM table WHERE filter");
+        let dialect = match self.dbs.server {
+            Server::Postgres => pi_manage::db::Dialect::Postgres,
+            Server::Mysql => pi_manage::db::Dialect::Mysql,
+        };
+        let sql = dialect.chunk_delete_sql(table, "id", filter, limit);
+        let started = Instant::now();
+        let mut conn = server_open(&self.dbs.url(what));
+        loop {
+            conn.execute_batch("BEGIN").unwrap();
+            let n = conn.execute(&sql, &[]).expect("chunk statement");
+            conn.execute_batch("COMMIT").unwrap();
+            if n < limit {
+                break;
+            }
+        }
+        drop(conn);
+        started.elapsed()
+    }
+
+    fn scenario(
+        &self,
+        name: &str,
+        table: &str,
+        base: Baseline,
+        args: &[&str],
+        chunk_reference: Option<u64>,
+    ) -> Row {
+        let (server, dir) = (self.dbs.server, &self.bench.dir);
+        let cfg = dir.join("pi.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "SQLALCHEMY_DATABASE_URI = '{}'\nSECRET_KEY = 'benchmark'\nPI_PEPPER = 'benchmark'\n",
+                self.dbs.url("ours")
+            ),
+        )
+        .unwrap();
+        let cfg_s = cfg.display().to_string();
+        let mut full: Vec<&str> = vec!["--picfg", &cfg_s];
+        full.extend_from_slice(args);
+        let (before, _) = server_fingerprint(server, &self.dbs.url("tmpl"), table);
+        let (mut tb, mut to, mut tc, mut rss) = (Vec::new(), Vec::new(), Vec::new(), 0i64);
+        let mut deleted = None;
+        let mut last_stdout = String::new();
+        for rep in 0..self.bench.repeat {
+            self.bench.check_clock();
+            self.copy("base", table);
+            self.copy("ours", table);
+            self.settle();
+            let sql = self.baseline_sql(&base);
+            let started = Instant::now();
+            let mut conn = server_open(&self.dbs.url("base"));
+            let n_base = conn.execute(&sql, &[]).expect("baseline statement");
+            drop(conn);
+            let t_base = started.elapsed();
+            let fa = server_fingerprint(server, &self.dbs.url("base"), table);
+            // The server's clean-up of the baseline's delete (checkpoint, autovacuum, InnoDB
+            // purge) must not run while pi-manage is timed: drop that copy and let it settle.
+            self.dbs.drop_db("base");
+            self.settle();
+            let run = run_child(&self.bench.bin, &full, dir);
+            let fb = server_fingerprint(server, &self.dbs.url("ours"), table);
+            assert_eq!(
+                fa, fb,
+                "{name}: baseline and pi-manage left different rows (count, sum of ids): \
+                 refusing to report numbers for runs that did different work"
+            );
+            let d = before - fa.0;
+            assert_eq!(d, n_base, "{name}: baseline statement count");
+            assert!(d > 0, "{name}: nothing was deleted");
+            if let Some(limit) = chunk_reference.filter(|_| rep == 0) {
+                self.copy("chunks", table);
+                let t = self.raw_chunks("chunks", &sql, limit);
+                assert_eq!(
+                    server_fingerprint(server, &self.dbs.url("chunks"), table),
+                    fa,
+                    "{name}: raw chunk loop did other work"
+                );
+                self.dbs.drop_db("chunks");
+                eprintln!(
+                    "  {name} #{}: the same chunk statements raw: {:.3} s",
+                    rep + 1,
+                    t.as_secs_f64()
+                );
+                tc.push(t.as_secs_f64());
+            }
+            if let Some(prev) = deleted {
+                assert_eq!(prev, d, "{name}: repetitions deleted different row counts");
+            }
+            deleted = Some(d);
+            eprintln!(
+                "  {name} #{}: baseline {:.3} s, pi-manage {:.3} s, {} rows deleted, peak RSS {:.1} MB",
+                rep + 1,
+                t_base.as_secs_f64(),
+                run.wall.as_secs_f64(),
+                d,
+                run.max_rss_kb as f64 / 1024.0
+            );
+            tb.push(t_base.as_secs_f64());
+            to.push(run.wall.as_secs_f64());
+            rss = rss.max(run.max_rss_kb);
+            last_stdout = run.stdout;
+        }
+        self.dbs.drop_db("base");
+        self.dbs.drop_db("ours");
+        eprintln!(
+            "  pi-manage said: {}",
+            last_stdout.trim().replace('\n', " | ")
+        );
+        let mut notes = Vec::new();
+        if self.bench.repeat > 1 {
+            notes.push(format!("runs: baseline {tb:.3?}, pi-manage {to:.3?}"));
+        }
+        if !tc.is_empty() {
+            let m = median(&tc);
+            notes.push(format!(
+                "the chunk statements pi-manage issues, run raw through the same driver \
+                 (`BEGIN`, one chunk, `COMMIT`, repeated): {m:.3} s, \
+                 so pi-manage / raw chunk loop = {:.2}×",
+                median(&to) / m
+            ));
+        }
+        Row {
+            scenario: name.into(),
+            rows_before: Some(before),
+            rows_deleted: deleted,
+            baseline_s: Some(median(&tb)),
+            ours_s: median(&to),
+            peak_rss_mb: rss as f64 / 1024.0,
+            notes,
+        }
+    }
+}
+
+/// `--server`: build the SQLite template as usual, load it into a template database on the
+/// server, and measure the scenarios that have a plain-SQL baseline there.
+fn run_server(args: &Args, server: Server, admin_url: &str, bench: &Bench, audit_rows: u64) {
+    let dbs = ServerDbs {
+        server,
+        admin_url: admin_url.to_string(),
+        prefix: format!("pi_bench_{}", std::process::id()),
+    };
+    let version = server_version(server, admin_url);
+    let load_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let started = Instant::now();
+    dbs.drop_db("tmpl");
+    dbs.admin(&format!("CREATE DATABASE {}", dbs.name("tmpl")));
+    {
+        let mut conn = server_open(&dbs.url("tmpl"));
+        conn.execute_batch(server.ddl()).expect("privacyIDEA DDL");
+        let sqlite = Connection::open(&bench.template).expect("open template");
+        let a = load_table(server, &mut *conn, &sqlite, "pidea_audit", &AUDIT_COLUMNS);
+        let c = load_table(server, &mut *conn, &sqlite, "challenge", &CHALLENGE_COLUMNS);
+        conn.execute_batch(match server {
+            Server::Postgres => "ANALYZE",
+            Server::Mysql => "ANALYZE TABLE pidea_audit, challenge",
+        })
+        .expect("ANALYZE");
+        eprintln!(
+            "  loaded {} audit rows and {} challenges into {} in {:.1} s",
+            fmt_count(a),
+            fmt_count(c),
+            dbs.name("tmpl"),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let sb = ServerBench { bench, dbs };
+    let wanted = |s: &str| args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
+    let hw = (audit_rows / 2).to_string();
+    let lw = (audit_rows / 4).max(1);
+    let lw_s = lw.to_string();
+    let mut rows = Vec::new();
+    for s in SCENARIOS {
+        if !wanted(s) {
+            continue;
+        }
+        if matches!(s, "rules" | "version") {
+            eprintln!("scenario {s}: measured on SQLite only, skipped");
+            continue;
+        }
+        eprintln!("scenario {s}");
+        rows.push(match s {
+            "watermark" => sb.scenario(
+                s,
+                "pidea_audit",
+                Baseline::Watermark(lw),
+                &["audit", "rotate", "-hw", &hw, "-lw", &lw_s],
+                None,
+            ),
+            "age" => sb.scenario(
+                s,
+                "pidea_audit",
+                Baseline::AuditAge(200),
+                &["audit", "rotate", "--age", "200"],
+                None,
+            ),
+            "age_chunked" => sb.scenario(
+                s,
+                "pidea_audit",
+                Baseline::AuditAge(200),
+                &["audit", "rotate", "--age", "200", "--chunksize", "10000"],
+                Some(10_000),
+            ),
+            "challenge" => sb.scenario(
+                s,
+                "challenge",
+                Baseline::ChallengeExpired,
+                &["config", "challenge", "cleanup"],
+                None,
+            ),
+            _ => unreachable!(),
+        });
+    }
+    let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    drop(sb);
+    println!(
+        "## pi-manage maintenance benchmark, {}, {version}\n",
+        Local::now().format("%Y-%m-%d %H:%M %Z")
+    );
+    println!(
+        "`cargo bench --bench maintenance -- --server {} --audit-rows {} --challenge-rows {} --repeat {}` \
+         (times are {})\n",
+        match server {
+            Server::Postgres => "postgres",
+            Server::Mysql => "mysql",
+        },
+        args.audit_rows,
+        args.challenge_rows,
+        args.repeat,
+        if args.repeat > 1 {
+            format!("medians of {} runs, ratio = median / median", args.repeat)
+        } else {
+            "single runs".to_string()
+        }
+    );
+    print!("{}", table(&rows));
+    println!();
+    println!("* server: {version} at {admin_url}");
+    println!(
+        "* load average (1/5/15 min) at start: {}; at end: {}",
+        load_start
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        load_end
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for r in &rows {
+        for n in &r.notes {
+            println!("* {}: {n}", r.scenario);
+        }
+    }
+    println!("\nTargets:\n");
+    for t in targets(&rows, args.audit_rows) {
+        println!("* {t}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 fn machine_facts(dir: &Path) -> Vec<(String, String)> {
@@ -1008,9 +1659,10 @@ fn main() {
         "run through `cargo bench` so the binary is built with the optimised bench profile"
     );
 
+    let on_server = |s: &str| args.server.is_none() || !matches!(s, "rules" | "version");
     let needs_audit = ["watermark", "age", "age_chunked", "rules"]
         .iter()
-        .any(|s| wanted(s));
+        .any(|s| on_server(s) && wanted(s));
     let needs_challenge = wanted("challenge");
     let audit_rows = if needs_audit { args.audit_rows } else { 0 };
     let challenge_rows = if needs_challenge {
@@ -1050,6 +1702,10 @@ fn main() {
         t0_local,
         repeat: args.repeat,
     };
+    if let Some((server, admin_url)) = &args.server {
+        run_server(&args, *server, admin_url, &bench, audit_rows);
+        return;
+    }
     let hw = (audit_rows / 2).to_string();
     let lw = (audit_rows / 4).max(1);
     let lw_s = lw.to_string();
