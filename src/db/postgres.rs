@@ -130,6 +130,11 @@ impl PostgresConnection {
             setup.push_str(&format!("; SET statement_timeout = {}", millis(t)));
         }
         client.batch_execute(&setup).map_err(map_err)?;
+        // Chunked deletes reuse one prepared statement for every chunk. After five runs
+        // PostgreSQL may switch it to a generic plan that cannot see the cut-off date and so
+        // cannot choose the date index; maintenance statements are few and heavy, so always
+        // plan with the actual values (PostgreSQL >= 12; older servers ignore the failure).
+        let _ = client.batch_execute("SET plan_cache_mode = force_custom_plan");
         Ok(PostgresConnection { client, target })
     }
 }
