@@ -9,7 +9,7 @@ use crate::executor::{self, JobStatus, RunOptions, Runtime};
 use crate::interrupt::Interrupt;
 use crate::job::check::{load_job, ValidJob};
 use crate::report::{self, Reporter, Style};
-use crate::settings::{process_env, Settings, SettingsRequest};
+use crate::settings::{process_env, Settings};
 
 pub fn run(globals: &Globals, args: &RunArgs) -> Result<i32, AppError> {
     let mut jobs: Vec<ValidJob> = Vec::new();
@@ -50,21 +50,7 @@ pub fn run(globals: &Globals, args: &RunArgs) -> Result<i32, AppError> {
     // Resolve every installation before running anything.
     let mut resolved = Vec::new();
     for job in &jobs {
-        let conn = job.file.connection.clone().unwrap_or_default();
-        let req = SettingsRequest {
-            explicit_picfg: conn
-                .picfg
-                .map(|p| {
-                    if p.is_absolute() {
-                        p
-                    } else {
-                        job.base_dir.join(p)
-                    }
-                })
-                .or_else(|| globals.picfg.clone()),
-            database: conn.database,
-            audit_database: conn.audit_database,
-        };
+        let req = job.settings_request(globals.picfg.as_deref());
         let settings = Settings::resolve(&req, &process_env)
             .map_err(|e| AppError::Invalid(format!("{}: {e}", job.path.display())))?;
         resolved.push(settings);
@@ -115,9 +101,7 @@ fn record_manual_run(
     if report.status == JobStatus::ConnectFailed {
         return;
     }
-    let node = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localnode".into());
+    let node = crate::scheduler::ledger::host_name();
     let result = crate::db::open(&settings.database, open)
         .and_then(|c| Ledger::new(c, &node))
         .and_then(|mut l| {

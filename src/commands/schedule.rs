@@ -17,16 +17,6 @@ fn duration(flag: &str, text: &str) -> Result<Duration, AppError> {
     Duration::parse(text).map_err(|e| AppError::Usage(format!("{flag}: {e}")))
 }
 
-/// This machine's name, for the run ledger.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localnode".into())
-}
-
 pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
     let (jobs, warnings) =
         daemon::load(&args.paths, globals.picfg.as_deref()).map_err(|problems| {
@@ -49,7 +39,10 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
     if lease.as_secs() < 3 {
         return Err(AppError::Usage("--lease must be at least 3s".into()));
     }
-    let node = args.node.clone().unwrap_or_else(host_name);
+    let node = args
+        .node
+        .clone()
+        .unwrap_or_else(crate::scheduler::ledger::host_name);
     let opts = ScheduleOptions {
         node: node.clone(),
         lease_ttl: std::time::Duration::from_secs(lease.as_secs()),

@@ -27,6 +27,31 @@ pub struct ValidJob {
     pub base_dir: PathBuf,
 }
 
+impl ValidJob {
+    /// What to read this job's installation settings from: its `connection` (a relative
+    /// `picfg` is relative to the job file), else `fallback_picfg` (`--picfg`).
+    pub fn settings_request(
+        &self,
+        fallback_picfg: Option<&Path>,
+    ) -> crate::settings::SettingsRequest {
+        let conn = self.file.connection.clone().unwrap_or_default();
+        crate::settings::SettingsRequest {
+            explicit_picfg: conn
+                .picfg
+                .map(|p| {
+                    if p.is_absolute() {
+                        p
+                    } else {
+                        self.base_dir.join(p)
+                    }
+                })
+                .or_else(|| fallback_picfg.map(Path::to_path_buf)),
+            database: conn.database,
+            audit_database: conn.audit_database,
+        }
+    }
+}
+
 /// Load and check one job file. `Err` holds every problem found (warnings included).
 pub fn load_job(path: &Path) -> Result<ValidJob, Vec<Diagnostic>> {
     let at_start = Pos { line: 1, column: 1 };

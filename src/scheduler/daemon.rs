@@ -28,7 +28,7 @@ use crate::job::check::{load_job, ValidJob};
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::CatchUp;
 use crate::schedule_log::SchedulerLog;
-use crate::settings::{process_env, Settings, SettingsRequest};
+use crate::settings::{process_env, Settings};
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
@@ -149,21 +149,7 @@ pub fn load(
             Some(name) => Tz::from_str(name).unwrap_or(Tz::UTC),
             None => host_timezone(),
         };
-        let conn = job.file.connection.clone().unwrap_or_default();
-        let req = SettingsRequest {
-            explicit_picfg: conn
-                .picfg
-                .map(|p| {
-                    if p.is_absolute() {
-                        p
-                    } else {
-                        job.base_dir.join(p)
-                    }
-                })
-                .or_else(|| picfg.map(Path::to_path_buf)),
-            database: conn.database,
-            audit_database: conn.audit_database,
-        };
+        let req = job.settings_request(picfg);
         let settings = match Settings::resolve(&req, &process_env) {
             Ok(s) => s,
             Err(e) => {

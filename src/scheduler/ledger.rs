@@ -41,6 +41,16 @@ impl Trigger {
     }
 }
 
+/// This machine's name, the default node name in the ledger.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localnode".into())
+}
+
 /// The text form of a slot: UTC with microseconds, which sorts like the instants it names.
 pub fn slot_key(slot: DateTime<Utc>) -> String {
     slot.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -645,6 +655,36 @@ mod tests {
             None,
             "slot keys in these tests are not timestamps"
         );
+    }
+
+    #[test]
+    fn last_slot_is_the_latest_scheduled_one_not_manual_runs() {
+        let (_d, mut a, mut b) = ledgers();
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(a.last_slot("j").unwrap(), None);
+        a.claim(
+            "j",
+            &slot_key(t("2026-11-22T02:30:00Z")),
+            Trigger::Schedule,
+            Utc::now(),
+        )
+        .unwrap();
+        b.claim(
+            "j",
+            &slot_key(t("2026-11-23T02:30:00Z")),
+            Trigger::CatchUp,
+            Utc::now(),
+        )
+        .unwrap();
+        a.claim(
+            "j",
+            &slot_key(t("2026-11-24T09:00:00Z")),
+            Trigger::Manual,
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(a.last_slot("j").unwrap(), Some(t("2026-11-23T02:30:00Z")));
+        assert_eq!(a.last_slot("other").unwrap(), None);
     }
 
     #[test]

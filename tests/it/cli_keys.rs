@@ -2,7 +2,6 @@
 //! error paths (existing files, bad keys, missing SECRET_KEY, unknown admins), and that no
 //! secret or partial file is left anywhere.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use pi_manage::secret::Secret;
@@ -334,5 +333,4 @@ fn create_audit_keys_refuses_to_overwrite() {
         err(&o)
     );
     assert_eq!(std::fs::read_to_string(i.path("private.pem")).unwrap(), pem);
-    let _ = Path::new("");
 }

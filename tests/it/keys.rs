@@ -62,6 +62,17 @@ fn enckey_is_created_once_with_mode_0400() {
     assert_eq!(again.outcome().status, TaskStatus::Unchanged);
     assert_eq!(std::fs::read(&key).unwrap(), before, "never overwritten");
     assert!(!format!("{:?}", again.report).contains(&format!("{:?}", &before[..8])));
+    // Neither the created nor the unchanged run reports the key in any encoding.
+    let hex: String = before.iter().map(|b| format!("{b:02x}")).collect();
+    for report in [&r.report, &again.report] {
+        let text = format!("{}{:?}", serde_json::to_string(report).unwrap(), report);
+        assert!(!text.contains(&hex[..16]), "the key leaked into a report");
+    }
+    assert!(!r
+        .lines
+        .iter()
+        .chain(&again.lines)
+        .any(|l| l.contains(&hex[..16])));
 }
 
 #[test]
