@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use percent_encoding::percent_decode_str;
 use regex::Regex;
 
+use crate::dbtls::{MysqlTls, PgTls};
 use crate::secret::Secret;
 
 /// Which driver a URL selects.
@@ -55,6 +56,9 @@ pub enum DbUrlError {
     BadPort(String),
     #[error("database URL for {0} names no database")]
     NoDatabase(&'static str),
+    /// A TLS option the driver would not accept (see `crate::dbtls`); never holds a secret.
+    #[error("database URL: {0}")]
+    Tls(String),
 }
 
 fn url_regex() -> &'static Regex {
@@ -131,6 +135,15 @@ impl DbUrl {
             .filter(|d| !d.is_empty());
         if database.is_none() {
             return Err(DbUrlError::NoDatabase(backend.name()));
+        }
+        // Refuse TLS options the driver would not accept now, not at the first connection.
+        match backend {
+            Backend::Postgres => {
+                PgTls::from_query(&query).map_err(DbUrlError::Tls)?;
+            }
+            _ => {
+                MysqlTls::from_query(&query).map_err(DbUrlError::Tls)?;
+            }
         }
         Ok(DbUrl {
             backend,

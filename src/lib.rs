@@ -11,6 +11,7 @@ pub mod clock;
 pub mod commands;
 pub mod crypto;
 pub mod db;
+pub mod dbtls;
 pub mod dburl;
 pub mod executor;
 pub mod interrupt;

@@ -16,6 +16,8 @@ mod test_support;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
+mod pg_tls;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 
 pub use dialect::Dialect;

@@ -1,19 +1,22 @@
-//! The MySQL / MariaDB driver (`mysql` crate, synchronous; no TLS in this build).
+//! The MySQL / MariaDB driver (`mysql` crate, synchronous; TLS through its rustls feature,
+//! with the URL read as SQLAlchemy + PyMySQL read it, see `crate::dbtls`).
 //!
 //! Queries go through prepared statements (the binary protocol), so cells come back typed
 //! instead of as text; `?` placeholders are native. Datetimes are bound as `DATETIME` values
 //! with microseconds. Autocommit stays on; `begin()` is `START TRANSACTION`. Affected-row
 //! counts are *matched* rows (`CLIENT_FOUND_ROWS`), as SQLAlchemy/PyMySQL report them.
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, Timelike};
 use mysql::consts::{CapabilityFlags, ColumnType};
 use mysql::prelude::Queryable;
-use mysql::{Conn, OptsBuilder, Params};
+use mysql::{ClientIdentity, Conn, OptsBuilder, Params, SslOpts};
 
 use super::sql_split::split_sql_statements;
 use super::{Connection, DbError, DbErrorKind, DbResult, Dialect, OpenOptions, Row, Value};
+use crate::dbtls::{explain_tls_failure, MysqlTls};
 use crate::dburl::DbUrl;
 
 pub struct MysqlConnection {
@@ -24,8 +27,8 @@ pub struct MysqlConnection {
 
 impl MysqlConnection {
     /// Connect to the database `url` names: host (default `localhost`) and port (3306), or
-    /// `?unix_socket=`; user, password, database; `?charset=` (default `utf8mb4`). TLS options
-    /// (`ssl_ca`, `ssl_cert`, …) are refused: this build has no TLS connector.
+    /// `?unix_socket=`; user, password, database; `?charset=` (default `utf8mb4`); TLS options
+    /// (`ssl_ca`, `ssl_cert`, `ssl_key`, `ssl_check_hostname`, `ssl_verify_cert`, …).
     pub fn open(url: &DbUrl, opts: &OpenOptions) -> DbResult<Self> {
         let port = url.port.unwrap_or(3306);
         let dbname = url.database.clone().unwrap_or_default();
@@ -53,19 +56,14 @@ impl MysqlConnection {
             )
         };
 
-        if let Some((key, _)) = url
-            .query
-            .iter()
-            .find(|(k, v)| k.starts_with("ssl") && !(k == "ssl_disabled" && is_true(v)))
-        {
-            return Err(fail(
-                DbErrorKind::Connect,
-                &format!(
-                    "the option '{key}' asks for TLS, which is not supported by this build of \
-                     pi-manage (connect without TLS, or through a local TLS tunnel)"
-                ),
-            ));
-        }
+        let tls = MysqlTls::from_query(&url.query).map_err(|e| fail(DbErrorKind::Connect, &e))?;
+        // The driver cannot wrap a Unix socket in TLS (and a local socket needs none).
+        let tls = if socket.is_some() {
+            MysqlTls::Disabled
+        } else {
+            tls
+        };
+        let (ssl_opts, tls_note) = ssl_opts(&tls).map_err(|e| fail(DbErrorKind::Connect, &e))?;
         let charset = url.query_param("charset").unwrap_or("utf8mb4");
         if charset.is_empty()
             || !charset
@@ -91,14 +89,39 @@ impl MysqlConnection {
         if socket.is_some() {
             builder = builder.ip_or_hostname(Some("localhost"));
         }
-        let mut conn = Conn::new(builder).map_err(|e| {
+        let preferred = tls == MysqlTls::Preferred;
+        let mut result = Conn::new(builder.clone().ssl_opts(ssl_opts.clone()));
+        if preferred
+            && matches!(
+                result,
+                Err(mysql::Error::DriverError(
+                    mysql::DriverError::TlsNotSupported
+                ))
+            )
+        {
+            // PyMySQL's preferred mode: the server offers no TLS, so connect without.
+            result = Conn::new(builder.ssl_opts(None::<SslOpts>));
+        }
+        let mut conn = result.map_err(|e| {
             let (kind, reason) = match &e {
+                mysql::Error::MySqlError(me) if me.message.contains("insecure transport") => (
+                    DbErrorKind::Connect,
+                    format!(
+                        "{} (the server requires TLS, and this connection was made without it: \
+                         {tls_note}; remove ssl_disabled or name the CA with ssl_ca=…)",
+                        me.message
+                    ),
+                ),
                 mysql::Error::MySqlError(me) => (
                     match me.code {
                         1045 | 1044 | 1698 | 1130 => DbErrorKind::Auth,
                         _ => DbErrorKind::Connect,
                     },
                     me.message.clone(),
+                ),
+                other if ssl_opts.is_some() && is_tls_error(other) => (
+                    DbErrorKind::Connect,
+                    explain_tls_failure(&reason(other), &tls_note, &host),
                 ),
                 other => (DbErrorKind::Connect, reason(other)),
             };
@@ -138,8 +161,68 @@ impl MysqlConnection {
     }
 }
 
-fn is_true(v: &str) -> bool {
-    matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+/// The driver's TLS options for what the URL asks, and a description of it for messages.
+/// Files are checked here so that a missing one is named before any connection attempt.
+fn ssl_opts(tls: &MysqlTls) -> Result<(Option<SslOpts>, String), String> {
+    let readable = |p: &Path, what: &str| {
+        std::fs::File::open(p)
+            .map(drop)
+            .map_err(|e| format!("cannot read the {what} file \"{}\": {e}", p.display()))
+    };
+    Ok(match tls {
+        MysqlTls::Disabled => (None, "without TLS".into()),
+        MysqlTls::Preferred => (
+            Some(SslOpts::default().with_danger_accept_invalid_certs(true)),
+            "TLS if offered, certificate not checked".into(),
+        ),
+        MysqlTls::Required(r) => {
+            if let Some(ca) = &r.ca {
+                readable(ca, "CA certificate (ssl_ca)")?;
+            }
+            if let Some(cert) = &r.cert {
+                readable(cert, "client certificate (ssl_cert)")?;
+            }
+            if let Some(key) = &r.key {
+                readable(key, "client key (ssl_key)")?;
+            }
+            let identity = r.cert.as_ref().map(|cert| {
+                // Without ssl_key the key is read from the certificate file, as PyMySQL does.
+                ClientIdentity::new(cert.clone(), r.key.clone().unwrap_or_else(|| cert.clone()))
+            });
+            let opts = SslOpts::default()
+                .with_root_cert_path(r.ca.clone())
+                .with_danger_accept_invalid_certs(!r.verify_cert)
+                .with_danger_skip_domain_validation(!r.verify_identity)
+                .with_client_identity(identity);
+            let checked = match (r.verify_cert, r.verify_identity) {
+                (false, _) => "certificate not checked",
+                (true, false) => "certificate chain checked, host name not",
+                (true, true) => "certificate chain and host name checked",
+            };
+            let roots = match &r.ca {
+                Some(ca) => format!("CA \"{}\"", ca.display()),
+                None => "the built-in public root certificates".into(),
+            };
+            let note = if r.verify_cert {
+                format!("TLS required, {checked} against {roots}")
+            } else {
+                format!("TLS required, {checked}")
+            };
+            (Some(opts), note)
+        }
+    })
+}
+
+/// Whether a connection error came from TLS (handshake, certificate or key files).
+fn is_tls_error(e: &mysql::Error) -> bool {
+    match e {
+        mysql::Error::TlsError(_) => true,
+        mysql::Error::DriverError(mysql::DriverError::TlsNotSupported) => true,
+        mysql::Error::IoError(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        _ => false,
+    }
 }
 
 /// Seconds with up to microsecond precision, at least one microsecond (0 means no limit).
@@ -504,9 +587,9 @@ mod tests {
     }
 
     #[test]
-    fn tls_options_are_refused_clearly() {
+    fn missing_ca_file_is_named_before_connecting() {
         let url = DbUrl::parse(
-            "mysql+pymysql://pi:Tls-Pw-8812@db.example/pi?charset=utf8mb4&ssl_ca=/etc/ca.pem",
+            "mysql+pymysql://pi:Tls-Pw-8812@db.example/pi?charset=utf8mb4&ssl_ca=/nonexistent/pi-ca.pem",
         )
         .unwrap();
         let e = MysqlConnection::open(&url, &opts()).err().unwrap();
@@ -519,7 +602,7 @@ mod tests {
         );
         assert!(e.message.contains("ssl_ca"), "{}", e.message);
         assert!(
-            e.message.contains("not supported by this build"),
+            e.message.contains("/nonexistent/pi-ca.pem"),
             "{}",
             e.message
         );

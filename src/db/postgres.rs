@@ -1,4 +1,5 @@
-//! The PostgreSQL driver (`postgres` crate, synchronous; no TLS in this build).
+//! The PostgreSQL driver (`postgres` crate, synchronous; TLS through rustls with libpq's
+//! `sslmode` rules, see `pg_tls`).
 //!
 //! SQL arrives with `?` placeholders and is rewritten to `$1, $2, …`. PostgreSQL is strict
 //! about parameter types, so each [`Value`] is encoded for the type the server inferred for
@@ -17,10 +18,13 @@ use postgres::config::SslMode;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
 use postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::pg_tls;
 use super::sql_split::{skip_block_comment, skip_dollar_quoted, skip_line_comment, skip_quoted};
 use super::value::SQLITE_DATETIME_FORMAT;
 use super::{Connection, DbError, DbErrorKind, DbResult, Dialect, OpenOptions, Row, Value};
+use crate::dbtls::{explain_tls_failure, PgTls, RootCert, SslMode as TlsMode};
 use crate::dburl::DbUrl;
 
 type BoxError = Box<dyn StdError + Sync + Send>;
@@ -32,8 +36,8 @@ pub struct PostgresConnection {
 
 impl PostgresConnection {
     /// Connect to the database `url` names: host (or `?host=/socket/dir`), port (5432), user,
-    /// password, database, `?sslmode=disable|allow|prefer` (TLS modes that require encryption
-    /// are refused: this build has no TLS connector), `?application_name=`, `?options=`.
+    /// password, database, libpq's TLS options (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`,
+    /// `sslcrl`, … and their `PGSSL*` environment variables), `?application_name=`, `?options=`.
     pub fn open(url: &DbUrl, opts: &OpenOptions) -> DbResult<Self> {
         let port = url.port.unwrap_or(5432);
         let dbname = url.database.clone().unwrap_or_default();
@@ -80,50 +84,93 @@ impl PostgresConnection {
         if let Some(o) = url.query_param("options") {
             config.options(o);
         }
-        match url.query_param("sslmode").unwrap_or("prefer") {
-            "disable" | "allow" | "prefer" => {
-                config.ssl_mode(SslMode::Disable);
-            }
-            m @ ("require" | "verify-ca" | "verify-full") => {
-                return Err(fail(
-                    DbErrorKind::Connect,
-                    &format!(
-                        "sslmode={m} needs TLS, which is not supported by this build of \
-                         pi-manage (use sslmode=disable or prefer, or a local TLS tunnel)"
-                    ),
-                ));
-            }
-            other => {
-                return Err(fail(
-                    DbErrorKind::Connect,
-                    &format!("invalid sslmode '{other}' (disable, allow, prefer, require, verify-ca, verify-full)"),
-                ));
-            }
-        }
+        let tls = PgTls::from_query(&url.query)
+            .and_then(|t| {
+                let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+                t.with_libpq_defaults(|n| std::env::var(n).ok(), home.as_deref())
+            })
+            .map_err(|e| fail(DbErrorKind::Connect, &e))?;
+        // libpq never uses TLS over a Unix-domain socket, whatever sslmode says.
+        let mode = if host.starts_with('/') {
+            TlsMode::Disable
+        } else {
+            tls.mode
+        };
+        // libpq's attempts: `allow` tries plain first and TLS when the server refuses it,
+        // `prefer` TLS first (plain when the server offers no TLS or the handshake fails).
+        let attempts: &[SslMode] = match mode {
+            TlsMode::Disable => &[SslMode::Disable],
+            TlsMode::Allow => &[SslMode::Disable, SslMode::Require],
+            TlsMode::Prefer => &[SslMode::Prefer, SslMode::Disable],
+            TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => &[SslMode::Require],
+        };
+        let connector = if mode == TlsMode::Disable {
+            None
+        } else {
+            let config = pg_tls::client_config(&tls).map_err(|e| fail(DbErrorKind::Connect, &e))?;
+            Some(MakeRustlsConnect::new(config))
+        };
+        let tls_note = tls_description(mode, &tls);
 
-        let mut client = config.connect(NoTls).map_err(|e| {
+        let mut attempt = 0;
+        let mut client = loop {
+            let ssl = attempts[attempt];
+            config.ssl_mode(ssl);
+            let result = match (&connector, ssl) {
+                (Some(c), SslMode::Prefer | SslMode::Require) => config.connect(c.clone()),
+                _ => config.connect(NoTls),
+            };
+            let e = match result {
+                Ok(client) => break client,
+                Err(e) => e,
+            };
+            let tls_failed = e.as_db_error().is_none() && e.to_string().contains("TLS");
+            let retry = match ssl {
+                SslMode::Prefer => tls_failed,
+                SslMode::Disable => e.as_db_error().is_some(),
+                _ => false,
+            };
+            if retry && attempt + 1 < attempts.len() {
+                attempt += 1;
+                continue;
+            }
             let (kind, reason) = match e.as_db_error() {
                 Some(db) => {
-                    let kind = match db.code().code() {
-                        "28P01" | "28000" => DbErrorKind::Auth,
-                        _ => DbErrorKind::Connect,
-                    };
-                    (kind, db.message().to_string())
+                    let code = db.code().code();
+                    let mut reason = db.message().to_string();
+                    // pg_hba.conf has only `hostssl` lines for us: say what to change.
+                    if ssl == SslMode::Disable && reason.contains("no encryption") {
+                        reason.push_str(&format!(
+                            " (the server requires TLS, and this connection was made without \
+                             it: {tls_note}; use sslmode=require or stronger)"
+                        ));
+                        (DbErrorKind::Connect, reason)
+                    } else {
+                        let kind = match code {
+                            "28P01" | "28000" => DbErrorKind::Auth,
+                            _ => DbErrorKind::Connect,
+                        };
+                        (kind, reason)
+                    }
                 }
                 None => {
                     let reason = with_causes(&e);
                     let auth = reason.starts_with("authentication error")
                         || reason.contains("password missing");
-                    let kind = if auth {
-                        DbErrorKind::Auth
+                    if auth {
+                        (DbErrorKind::Auth, reason)
+                    } else if tls_failed {
+                        (
+                            DbErrorKind::Connect,
+                            explain_tls_failure(&reason, &tls_note, &host),
+                        )
                     } else {
-                        DbErrorKind::Connect
-                    };
-                    (kind, reason)
+                        (DbErrorKind::Connect, reason)
+                    }
                 }
             };
-            fail(kind, &reason)
-        })?;
+            return Err(fail(kind, &reason));
+        };
 
         let mut setup = format!("SET lock_timeout = {}", millis(opts.lock_timeout));
         if let Some(t) = opts.statement_timeout {
@@ -136,6 +183,19 @@ impl PostgresConnection {
         // plan with the actual values (PostgreSQL >= 12; older servers ignore the failure).
         let _ = client.batch_execute("SET plan_cache_mode = force_custom_plan");
         Ok(PostgresConnection { client, target })
+    }
+}
+
+/// What TLS a connection attempt used, for messages: the mode and what was checked.
+fn tls_description(mode: TlsMode, tls: &PgTls) -> String {
+    let root = match &tls.root_cert {
+        Some(RootCert::File(p)) => format!("root certificate \"{}\"", p.display()),
+        Some(RootCert::System) => "the system's root certificates".to_string(),
+        None => "no root certificate".to_string(),
+    };
+    match mode {
+        TlsMode::Disable => format!("sslmode={}", mode.as_str()),
+        _ => format!("sslmode={}, {root}", mode.as_str()),
     }
 }
 
@@ -687,9 +747,11 @@ mod tests {
     }
 
     #[test]
-    fn tls_requirement_is_refused_clearly() {
-        let url =
-            DbUrl::parse("postgresql://pi:Tls-Pw-4471@db.example:5432/pi?sslmode=require").unwrap();
+    fn missing_root_certificate_is_named_before_connecting() {
+        let url = DbUrl::parse(
+            "postgresql://pi:Tls-Pw-4471@db.example:5432/pi?sslmode=verify-ca&sslrootcert=/nonexistent/pi-ca.pem",
+        )
+        .unwrap();
         let e = PostgresConnection::open(&url, &opts()).err().unwrap();
         assert_eq!(e.kind, DbErrorKind::Connect);
         assert!(
@@ -698,9 +760,8 @@ mod tests {
             "{}",
             e.message
         );
-        assert!(e.message.contains("TLS"), "{}", e.message);
         assert!(
-            e.message.contains("not supported by this build"),
+            e.message.contains("/nonexistent/pi-ca.pem"),
             "{}",
             e.message
         );
