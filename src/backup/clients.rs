@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use tempfile::TempDir;
 
 use super::{BackupError, DumpKind, ErrorKind};
+use crate::dbtls::MysqlTls;
 use crate::dburl::DbUrl;
 use crate::interrupt::Interrupt;
 
@@ -107,6 +108,9 @@ const PG_ENV: &[(&str, &str)] = &[
     ("sslcert", "PGSSLCERT"),
     ("sslkey", "PGSSLKEY"),
     ("sslcrl", "PGSSLCRL"),
+    ("sslsni", "PGSSLSNI"),
+    ("ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION"),
+    ("ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"),
     ("gssencmode", "PGGSSENCMODE"),
     ("channel_binding", "PGCHANNELBINDING"),
     ("application_name", "PGAPPNAME"),
@@ -238,6 +242,8 @@ pub fn mysql(
     }
     let charset = url.query_param("charset").unwrap_or("utf8mb4");
     args.push(format!("--default-character-set={charset}").into());
+    let tls = MysqlTls::from_query(&url.query).map_err(BackupError::invalid)?;
+    args.extend(mysql_tls_args(&tls, is_mariadb_client(&program)));
     args.extend(tool_args.iter().map(OsString::from));
     args.push(url.database.clone().unwrap_or_default().into());
     Ok(ClientCommand {
@@ -251,6 +257,67 @@ pub fn mysql(
         },
         _private: Some(dir),
     })
+}
+
+/// Whether a client program is MariaDB's (`mariadb-dump`, or a `mysqldump` that is MariaDB's
+/// under its old name) rather than MySQL's: their TLS options differ.
+fn is_mariadb_client(program: &Path) -> bool {
+    let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+    let named = |p: &Path| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("mariadb"))
+    };
+    if named(program) || named(&real) {
+        return true;
+    }
+    Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("MariaDB"))
+}
+
+/// The client options for the TLS the URL asks for (see `crate::dbtls::MysqlTls`). MariaDB's
+/// clients have one switch for checking the server (`--ssl-verify-server-cert`, chain and
+/// host name); MySQL's distinguish `--ssl-mode=VERIFY_CA` and `VERIFY_IDENTITY`. With no TLS
+/// option both clients use TLS when the server offers it, as the driver does.
+pub fn mysql_tls_args(tls: &MysqlTls, mariadb: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    match tls {
+        MysqlTls::Preferred => {}
+        MysqlTls::Disabled if mariadb => args.push("--skip-ssl".into()),
+        MysqlTls::Disabled => args.push("--ssl-mode=DISABLED".into()),
+        MysqlTls::Required(r) => {
+            if mariadb {
+                args.push("--ssl".into());
+                if r.verify_cert {
+                    args.push("--ssl-verify-server-cert".into());
+                }
+            } else {
+                let mode = match (r.verify_cert, r.verify_identity) {
+                    (false, _) => "REQUIRED",
+                    (true, false) => "VERIFY_CA",
+                    (true, true) => "VERIFY_IDENTITY",
+                };
+                args.push(format!("--ssl-mode={mode}").into());
+            }
+            let file = |opt: &str, p: &Path| {
+                let mut a = OsString::from(format!("--{opt}="));
+                a.push(p);
+                a
+            };
+            if let Some(ca) = &r.ca {
+                args.push(file("ssl-ca", ca));
+            }
+            if let Some(cert) = &r.cert {
+                args.push(file("ssl-cert", cert));
+                // Without ssl_key the key sits in the certificate file (PyMySQL's reading).
+                args.push(file("ssl-key", r.key.as_deref().unwrap_or(cert)));
+            }
+        }
+    }
+    args
 }
 
 /// Keep the last 8 KiB of a child's standard error.
@@ -417,6 +484,70 @@ pub fn run_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_tls_options_reach_the_tools_environment() {
+        let url = DbUrl::parse(
+            "postgresql://pi@db.example/pi?sslmode=verify-full&sslrootcert=/etc/pi/ca.pem&sslcert=/etc/pi/c.pem&sslkey=/etc/pi/c.key&ssl_min_protocol_version=TLSv1.3",
+        )
+        .unwrap();
+        let (cmd, ignored) = postgres("pg_dump".into(), &url, &[]);
+        for (var, value) in [
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", "/etc/pi/ca.pem"),
+            ("PGSSLCERT", "/etc/pi/c.pem"),
+            ("PGSSLKEY", "/etc/pi/c.key"),
+            ("PGSSLMINPROTOCOLVERSION", "TLSv1.3"),
+        ] {
+            assert!(cmd.env.contains(&(var.into(), value.into())), "{var}");
+        }
+        assert!(ignored.is_empty(), "{ignored:?}");
+    }
+
+    #[test]
+    fn mysql_tls_options_for_mariadb_and_mysql_clients() {
+        let tls = |q: &str| {
+            let u = DbUrl::parse(&format!("mysql+pymysql://pi@db.example/pi?{q}")).unwrap();
+            MysqlTls::from_query(&u.query).unwrap()
+        };
+        let args = |q: &str, mariadb: bool| -> Vec<String> {
+            mysql_tls_args(&tls(q), mariadb)
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert!(args("charset=utf8", true).is_empty());
+        assert_eq!(args("ssl_disabled=true", true), ["--skip-ssl"]);
+        assert_eq!(args("ssl_disabled=true", false), ["--ssl-mode=DISABLED"]);
+        let full = "ssl_ca=/ca.pem&ssl_cert=/c.pem&ssl_key=/k.pem";
+        assert_eq!(
+            args(full, true),
+            [
+                "--ssl",
+                "--ssl-verify-server-cert",
+                "--ssl-ca=/ca.pem",
+                "--ssl-cert=/c.pem",
+                "--ssl-key=/k.pem"
+            ]
+        );
+        assert_eq!(
+            args(full, false),
+            [
+                "--ssl-mode=VERIFY_IDENTITY",
+                "--ssl-ca=/ca.pem",
+                "--ssl-cert=/c.pem",
+                "--ssl-key=/k.pem"
+            ]
+        );
+        assert_eq!(
+            args("ssl_ca=/ca.pem&ssl_check_hostname=false", false),
+            ["--ssl-mode=VERIFY_CA", "--ssl-ca=/ca.pem"]
+        );
+        assert_eq!(
+            args("ssl_cert=/c.pem", true),
+            ["--ssl", "--ssl-cert=/c.pem", "--ssl-key=/c.pem"]
+        );
+    }
 
     #[test]
     fn postgres_arguments_and_environment_as_privacyidea() {
