@@ -482,13 +482,21 @@ impl MysqlTls {
 /// A TLS failure in words an operator can act on (rustls names the problem tersely):
 /// `reason` is the driver's message, `note` what the connection asked for.
 pub fn explain_tls_failure(reason: &str, note: &str, host: &str) -> String {
-    let what = if reason.contains("UnknownIssuer") || reason.contains("UnknownRevocationStatus") {
+    // rustls' wording (Display, or Debug of the error kind)
+    let has = |parts: &[&str]| parts.iter().any(|p| reason.contains(p));
+    let what = if has(&[
+        "UnknownIssuer",
+        "unknown issuer",
+        "BadSignature",
+        "bad signature",
+        "UnknownRevocationStatus",
+    ]) {
         "the server's certificate is not signed by a trusted root certificate".to_string()
-    } else if reason.contains("NotValidForName") {
+    } else if has(&["NotValidForName", "not valid for name"]) {
         format!("the server's certificate does not name the host '{host}'")
-    } else if reason.contains("Expired") || reason.contains("NotValidYet") {
+    } else if has(&["Expired", "expired", "NotValidYet", "not valid yet"]) {
         "the server's certificate is outside its validity period".to_string()
-    } else if reason.contains("Revoked") {
+    } else if has(&["Revoked", "revoked"]) {
         "the server's certificate is revoked".to_string()
     } else if reason.contains("does not support TLS")
         || reason.contains("does not have this capability")

@@ -90,6 +90,7 @@ impl MysqlConnection {
             builder = builder.ip_or_hostname(Some("localhost"));
         }
         let preferred = tls == MysqlTls::Preferred;
+        let disabled = tls == MysqlTls::Disabled && socket.is_none();
         let mut result = Conn::new(builder.clone().ssl_opts(ssl_opts.clone()));
         if preferred
             && matches!(
@@ -109,6 +110,16 @@ impl MysqlConnection {
                     format!(
                         "{} (the server requires TLS, and this connection was made without it: \
                          {tls_note}; remove ssl_disabled or name the CA with ssl_ca=…)",
+                        me.message
+                    ),
+                ),
+                // MariaDB answers a plain connection under require_secure_transport with
+                // "access denied": say that TLS was switched off.
+                mysql::Error::MySqlError(me) if me.code == 1045 && disabled => (
+                    DbErrorKind::Auth,
+                    format!(
+                        "{} (this connection was made without TLS because of ssl_disabled; a \
+                         server that requires secure transport refuses such connections)",
                         me.message
                     ),
                 ),
@@ -221,6 +232,11 @@ fn is_tls_error(e: &mysql::Error) -> bool {
         mysql::Error::IoError(io) => io
             .get_ref()
             .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        // The handshake runs inside the packet codec, whose I/O error carries rustls' text.
+        mysql::Error::CodecError(_) => {
+            let text = e.to_string();
+            text.contains("certificate") || text.contains("TLS") || text.contains("handshake")
+        }
         _ => false,
     }
 }

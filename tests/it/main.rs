@@ -17,4 +17,6 @@ mod keys;
 mod policies;
 mod policies_cli;
 mod scheduler;
+mod tls;
+mod tls_servers;
 mod validation;
