@@ -17,4 +17,5 @@ mod keys;
 mod policies;
 mod policies_cli;
 mod scheduler;
+mod schema;
 mod validation;
