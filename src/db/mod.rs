@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod delete;
 mod dialect;
+pub mod drop_tables;
 mod open;
 pub mod schema;
 mod sql_split;
