@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 
 use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
 use crate::db::catalog::Catalog;
-use crate::db::schema::{Flavour, ALEMBIC_HEAD};
+use crate::db::schema::Flavour;
+/// Re-exported where it was before the schema moved to `db::schema`.
+pub use crate::db::schema::ALEMBIC_HEAD;
 use crate::db::{Connection, Dialect};
 
 #[derive(Debug)]
