@@ -3,7 +3,7 @@
 
 use crate::cli::{
     AdminCommand, ApiCommand, AuditCommand, ChallengeCommand, Cli, Command, ConfigCommand,
-    OutputFormat, SetupCommand,
+    DbCommand, OutputFormat, SetupCommand,
 };
 use crate::commands;
 use crate::report::Format;
@@ -88,6 +88,11 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
         Command::Api(ApiCommand::Createtoken(args)) => commands::api::createtoken(&globals, &args),
         Command::Schedule(args) => commands::schedule::run(&globals, &args),
         Command::History(args) => commands::schedule::history(&globals, &args),
+        Command::Db(DbCommand::Current) => commands::db::current(&globals),
+        Command::Db(DbCommand::Check) => commands::db::check(&globals),
+        Command::Setup(SetupCommand::DropTables(args)) | Command::DropTables(args) => {
+            commands::db::drop_tables(&globals, &args)
+        }
         Command::Backup(cmd) => commands::backup::run(&globals, cmd),
     }
 }

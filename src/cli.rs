@@ -66,12 +66,18 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Show the run history recorded by `schedule` and `run`.
     History(HistoryArgs),
+    /// The database schema's revision and completeness (privacyIDEA's `db` spellings).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Deprecated alias of `pi-manage audit rotate`.
     #[command(name = "rotate_audit", hide = true)]
     RotateAudit(AuditRotateArgs),
     /// Deprecated alias of `pi-manage setup create_tables`.
     #[command(name = "create_tables", alias = "createdb", hide = true)]
     CreateTables(CreateTablesArgs),
+    /// Deprecated alias of `pi-manage setup drop_tables`.
+    #[command(name = "drop_tables", alias = "dropdb", hide = true)]
+    DropTables(DropTablesArgs),
     /// Deprecated alias of `pi-manage setup create_enckey`.
     #[command(name = "create_enckey", hide = true)]
     CreateEnckey(CreateEnckeyArgs),
@@ -312,6 +318,9 @@ pub enum SetupCommand {
     /// Create privacyIDEA's tables in an empty database and stamp the schema revision.
     #[command(name = "create_tables")]
     CreateTables(CreateTablesArgs),
+    /// Drop all of privacyIDEA's tables (and sequences). All data will be lost!
+    #[command(name = "drop_tables")]
+    DropTables(DropTablesArgs),
     /// Create the encryption key file PI_ENCFILE (96 bytes, mode 0400); never overwrites.
     #[command(name = "create_enckey")]
     CreateEnckey(CreateEnckeyArgs),
@@ -321,6 +330,22 @@ pub enum SetupCommand {
     /// Create the RSA key pair that signs the audit log (PI_AUDIT_KEY_PRIVATE/PUBLIC).
     #[command(name = "create_audit_keys")]
     CreateAuditKeys(CreateAuditKeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DropTablesArgs {
+    /// If you are sure to drop the tables, pass the parameter "yes".
+    #[arg(short = 'd', long = "dropit", value_name = "TEXT")]
+    pub dropit: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Print the schema revision the database is stamped with (`b7c1e4d2a9f3 (head)`).
+    Current,
+    /// Check that every table, column, index, foreign key and sequence of the stamped
+    /// revision exists; list what is missing (exit 1).
+    Check,
 }
 
 #[derive(Debug, Args)]

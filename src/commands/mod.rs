@@ -6,6 +6,7 @@ pub mod api;
 pub mod audit;
 pub mod backup;
 pub mod challenge;
+pub mod db;
 pub mod policy;
 pub mod run;
 pub mod schedule;

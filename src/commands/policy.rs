@@ -63,12 +63,7 @@ fn load_policies(globals: &Globals) -> Result<Result<Vec<rows::ExistingPolicy>, 
     let settings = super::installation(globals)?;
     let mut dbs = Databases::new(settings.database.clone(), None, OpenOptions::default());
     let loaded = dbs.main().map_err(TaskError::from).and_then(|conn| {
-        if let Some(t) = rows::missing_table(conn)? {
-            return Err(TaskError::Database(format!(
-                "{} has no table {t}: is this privacyIDEA's database?",
-                conn.target()
-            )));
-        }
+        crate::tasks::require_tables(conn, rows::TABLES)?;
         Ok(rows::load(conn)?)
     });
     Ok(loaded.map_err(|e| {

@@ -77,11 +77,24 @@ pub fn history(globals: &Globals, args: &HistoryArgs) -> Result<i32, AppError> {
         Some(OutputFormat::Text) => Format::Text,
         None => globals.format,
     };
+    // Read-only: a database without the ledger has no history, and gets no ledger either.
     let records = db::open(&settings.database, &OpenOptions::default())
-        .and_then(|c| Ledger::new(c, "history"))
-        .and_then(|mut l| l.history(args.job.as_deref(), args.limit));
+        .and_then(|c| Ledger::existing(c, "history"))
+        .and_then(|l| match l {
+            Some(mut l) => l.history(args.job.as_deref(), args.limit).map(Some),
+            None => Ok(None),
+        });
     let records = match records {
-        Ok(r) => r,
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            match format {
+                Format::Json => report::print_raw("[]\n"),
+                Format::Text => report::print_line(
+                    "No run history: nothing has been run with 'pi-manage run' or 'pi-manage schedule' on this database yet.",
+                ),
+            }
+            return Ok(0);
+        }
         Err(e) => {
             report::print_error(&e.to_string());
             return Ok(

@@ -3,9 +3,12 @@
 //! that owns every SQL difference between the backends. Tasks are written once against this
 //! module and never look at backend strings.
 
+pub mod catalog;
 pub mod delete;
 mod dialect;
+pub mod drop_tables;
 mod open;
+pub mod schema;
 mod sql_split;
 pub mod sqlite;
 mod value;

@@ -51,15 +51,8 @@ pub struct ExistingPolicy {
     pub policy: StoredPolicy,
 }
 
-/// The tables a policy change needs, or which one is missing.
-pub fn missing_table(conn: &mut dyn Connection) -> DbResult<Option<&'static str>> {
-    for t in [POLICY, CONDITION, DESCRIPTION, CONFIG] {
-        if !conn.table_exists(t)? {
-            return Ok(Some(t));
-        }
-    }
-    Ok(None)
-}
+/// The tables a policy change needs (the config table for privacyIDEA's change timestamp).
+pub const TABLES: &[&str] = &[POLICY, CONDITION, DESCRIPTION, CONFIG];
 
 fn text(v: &Value) -> Option<String> {
     match v {

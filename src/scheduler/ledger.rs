@@ -106,6 +106,18 @@ impl Ledger {
         })
     }
 
+    /// Use `conn` as the ledger's connection for reading only: `None` when the ledger tables
+    /// do not exist (no run was ever recorded), and nothing is created.
+    pub fn existing(mut conn: Box<dyn Connection>, node: &str) -> DbResult<Option<Ledger>> {
+        if !conn.table_exists(RUN_TABLE)? {
+            return Ok(None);
+        }
+        Ok(Some(Ledger {
+            conn,
+            node: node.to_string(),
+        }))
+    }
+
     pub fn node(&self) -> &str {
         &self.node
     }

@@ -39,14 +39,7 @@ pub struct AdminEntry {
 }
 
 fn require_table(conn: &mut dyn Connection) -> Result<(), TaskError> {
-    if conn.table_exists(TABLE)? {
-        Ok(())
-    } else {
-        Err(TaskError::Database(format!(
-            "{} has no table {TABLE}: is this privacyIDEA's database?",
-            conn.target()
-        )))
-    }
+    super::require_tables(conn, &[TABLE])
 }
 
 /// Every administrator, by name.

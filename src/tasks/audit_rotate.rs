@@ -549,14 +549,7 @@ fn age_in_days(age: Duration) -> String {
 }
 
 fn require_table(conn: &mut dyn Connection) -> Result<(), super::TaskError> {
-    if conn.table_exists(TABLE)? {
-        Ok(())
-    } else {
-        Err(super::TaskError::Database(format!(
-            "{} has no table {TABLE}: is this privacyIDEA's (audit) database? (create it with `pi-manage setup create_tables`)",
-            conn.target()
-        )))
-    }
+    super::require_tables(conn, &[TABLE])
 }
 
 enum ConditionError {

@@ -51,12 +51,7 @@ impl ChallengeCleanupTask {
         let now = ctx.clock.now_utc();
         let conn = ctx.databases.main()?;
         out.database = Some(conn.target());
-        if !conn.table_exists(TABLE)? {
-            return Err(TaskError::Database(format!(
-                "{} has no table {TABLE}: is this privacyIDEA's database?",
-                conn.target()
-            )));
-        }
+        super::require_tables(conn, &[TABLE])?;
         let d = conn.dialect();
         let (filter, param) = match self.older_than {
             Some(age) => {

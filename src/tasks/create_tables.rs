@@ -1,74 +1,73 @@
 //! `kind: create_tables` / `pi-manage setup create_tables`: create privacyIDEA 3.14's schema
-//! in an empty database and stamp its alembic revision, as privacyIDEA's own command does.
+//! and stamp its alembic revision, as privacyIDEA's own command does (`create_all`, then
+//! `stamp head`).
 //!
-//! SQLite gets the complete schema of the release (the `.schema` of a database its
-//! `create_tables` made); PostgreSQL and MariaDB/MySQL get the tables the maintenance tasks
-//! use, from reference/schema.md §10. A database that already holds any privacyIDEA table is
-//! left alone: creating the missing tables of an older schema would bypass its migrations.
+//! Every dialect gets the complete schema of the release (`db::schema`). Like privacyIDEA's
+//! `create_all`, a database stamped at the head that lacks some tables (e.g. the 19-table
+//! schema earlier pi-manage versions created on PostgreSQL and MariaDB) gets the missing
+//! tables, with their sequences, indexes and foreign keys; an existing table is never altered
+//! or dropped. A database with privacyIDEA tables at another (or no) revision is reported and
+//! left alone: its migrations, not create_all, must bring it to the head.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
+use std::collections::BTreeSet;
 
 use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+use crate::db::catalog::Catalog;
+use crate::db::schema::Flavour;
+/// Re-exported where it was before the schema moved to `db::schema`.
+pub use crate::db::schema::ALEMBIC_HEAD;
 use crate::db::{Connection, Dialect};
-
-/// The alembic head of privacyIDEA 3.14, which the created schema corresponds to.
-pub const ALEMBIC_HEAD: &str = "b7c1e4d2a9f3";
-
-const SQLITE_DDL: &str = include_str!("../db/ddl/sqlite_full.sql");
-const POSTGRES_DDL: &str = include_str!("../db/ddl/postgres.sql");
-const MARIADB_DDL: &str = include_str!("../db/ddl/mariadb.sql");
-const MYSQL_DDL: &str = include_str!("../db/ddl/mysql.sql");
 
 #[derive(Debug)]
 pub struct CreateTablesTask {
     pub name: String,
 }
 
-/// The tables a DDL script creates, in order.
-pub fn ddl_tables(ddl: &str) -> Vec<String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        Regex::new(r#"(?im)^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`"]?(\w+)"#)
-            .expect("static regex")
-    });
-    re.captures_iter(ddl).map(|c| c[1].to_string()).collect()
+/// The revision in `alembic_version`, when the table exists and holds one.
+pub fn stamped_revision(conn: &mut dyn Connection) -> Result<Option<String>, TaskError> {
+    if !conn.table_exists("alembic_version")? {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_rows("SELECT version_num FROM alembic_version", &[])?
+        .first()
+        .and_then(|r| r.get(0).as_str().map(str::to_string)))
 }
 
-/// The DDL for a connection's dialect (and, on MySQL, its server flavour).
-fn ddl_for(conn: &mut dyn Connection) -> Result<&'static str, TaskError> {
-    Ok(match conn.dialect() {
-        Dialect::Sqlite => SQLITE_DDL,
-        Dialect::Postgres => POSTGRES_DDL,
-        Dialect::Mysql => {
-            let version = conn
-                .query_rows("SELECT VERSION()", &[])?
-                .first()
-                .and_then(|r| r.get(0).as_str().map(str::to_string))
-                .unwrap_or_default();
-            if mariadb_with_sequences(&version) {
-                MARIADB_DDL
-            } else {
-                MYSQL_DDL
-            }
-        }
+/// What `create_tables` finds and would create.
+struct Plan {
+    tables: BTreeSet<String>,
+    sequences: BTreeSet<String>,
+    /// Known tables that already exist.
+    existing: usize,
+    total: usize,
+    stamp: bool,
+}
+
+fn plan(conn: &mut dyn Connection, flavour: Flavour) -> Result<Plan, TaskError> {
+    let known = flavour.known();
+    let live = Catalog::read(conn)?;
+    let all: BTreeSet<String> = known.shape.tables.keys().cloned().collect();
+    let present = live.has_tables(&all);
+    let tables: BTreeSet<String> = all.difference(&present).cloned().collect();
+    let sequences = known
+        .shape
+        .sequences
+        .iter()
+        .filter(|s| !live.sequences.contains_key(*s))
+        .cloned()
+        .collect();
+    Ok(Plan {
+        stamp: tables.contains("alembic_version"),
+        existing: present.len(),
+        total: all.len(),
+        tables,
+        sequences,
     })
 }
 
-/// MariaDB 10.3 and later has sequences, and privacyIDEA uses them there.
-fn mariadb_with_sequences(version: &str) -> bool {
-    if !version.to_ascii_lowercase().contains("mariadb") {
-        return false;
-    }
-    // Old clients see MariaDB's version behind a "5.5.5-" compatibility prefix.
-    let version = version.strip_prefix("5.5.5-").unwrap_or(version);
-    let mut parts = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty());
-    let major: u32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    (major, minor) >= (10, 3)
+fn list(names: &BTreeSet<String>) -> String {
+    names.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
 impl CreateTablesTask {
@@ -84,7 +83,8 @@ impl CreateTablesTask {
                 Ok(c) => c,
                 Err(e) if e.kind == crate::db::DbErrorKind::Connect && is_sqlite => {
                     out.status = TaskStatus::DryRun;
-                    out.say(ctx.output, format!("Would create the database file and {} tables, stamped with revision {ALEMBIC_HEAD}.", ddl_tables(SQLITE_DDL).len()));
+                    let n = Flavour::Sqlite.known().tables().len();
+                    out.say(ctx.output, format!("Would create the database file and {n} tables, stamped with revision {ALEMBIC_HEAD}."));
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),
@@ -93,107 +93,117 @@ impl CreateTablesTask {
             ctx.databases.main_creating()?
         };
         out.database = Some(conn.target());
-        let ddl = ddl_for(conn)?;
-        let tables = ddl_tables(ddl);
-        let mut existing = Vec::new();
-        for t in &tables {
-            if conn.table_exists(t)? {
-                existing.push(t.clone());
-            }
-        }
-        if !existing.is_empty() {
-            let revision = if conn.table_exists("alembic_version")? {
-                conn.query_rows("SELECT version_num FROM alembic_version", &[])?
-                    .first()
-                    .and_then(|r| r.get(0).as_str().map(str::to_string))
-            } else {
-                None
+        let flavour = Flavour::detect(conn)?;
+        let plan = plan(conn, flavour)?;
+        // privacyIDEA tables other than alembic_version itself decide whether this is a new
+        // database or an installation.
+        let installed = plan.existing > usize::from(!plan.stamp);
+        let revision = stamped_revision(conn)?;
+        if installed && revision.as_deref() != Some(ALEMBIC_HEAD) {
+            let rev = match &revision {
+                Some(r) => format!("is stamped with alembic revision {r}"),
+                None => "has no alembic revision".to_string(),
             };
-            out.status = TaskStatus::Unchanged;
-            let rev = revision
-                .map(|r| format!(" (alembic revision {r})"))
-                .unwrap_or_default();
-            out.say(ctx.output, format!(
-                "The database already has privacyIDEA's tables{rev}: {} of {} exist. Nothing was created.",
-                existing.len(),
-                tables.len()
-            ));
-            return Ok(());
+            return Err(TaskError::Database(format!(
+                "The database {rev} and {} of privacyIDEA's {} tables; pi-manage knows the schema of revision {ALEMBIC_HEAD} (privacyIDEA 3.14) only. Nothing was changed: bring the database to that revision with privacyIDEA's own 'pi-manage db upgrade' (or 'db stamp' if you know it matches).",
+                plan.existing, plan.total
+            )));
         }
+        out.details.insert(
+            "tables_created".into(),
+            serde_json::Value::from(plan.tables.iter().cloned().collect::<Vec<_>>()),
+        );
+        out.details.insert(
+            "sequences_created".into(),
+            serde_json::Value::from(plan.sequences.iter().cloned().collect::<Vec<_>>()),
+        );
+        if plan.tables.is_empty() && plan.sequences.is_empty() {
+            out.status = TaskStatus::Unchanged;
+            out.say(ctx.output, format!(
+                "The database already has privacyIDEA's tables (alembic revision {ALEMBIC_HEAD}): {} of {} exist. Nothing was created.",
+                plan.existing, plan.total
+            ));
+            return note_incomplete(conn, flavour, out, ctx.output);
+        }
+        let verb = if ctx.dry_run {
+            "Would create"
+        } else {
+            "Created"
+        };
+        let message = if !installed {
+            format!(
+                "{verb} {} tables, stamped with revision {ALEMBIC_HEAD}.",
+                plan.tables.len()
+            )
+        } else if plan.tables.is_empty() {
+            format!(
+                "The database is stamped with revision {ALEMBIC_HEAD} and has all {} tables. {verb} the missing sequences: {}.",
+                plan.total,
+                list(&plan.sequences)
+            )
+        } else {
+            let mut m = format!(
+                "The database is stamped with revision {ALEMBIC_HEAD} but lacks {} of privacyIDEA's {} tables. {verb} them: {}.",
+                plan.tables.len(),
+                plan.total,
+                list(&plan.tables)
+            );
+            if !plan.sequences.is_empty() {
+                m.push_str(&format!(
+                    " {verb} the missing sequences: {}.",
+                    list(&plan.sequences)
+                ));
+            }
+            m
+        };
         if ctx.dry_run {
             out.status = TaskStatus::DryRun;
-            out.say(
-                ctx.output,
-                format!(
-                    "Would create {} tables, stamped with revision {ALEMBIC_HEAD}.",
-                    tables.len()
-                ),
-            );
+            out.say(ctx.output, message);
             return Ok(());
         }
-        // SQLite and PostgreSQL run DDL transactionally: all tables or none. MySQL commits
+        let known = flavour.known();
+        let statements: Vec<&str> = known
+            .statements_for(&plan.tables, &plan.sequences)
+            .map(|s| s.sql)
+            .chain(plan.stamp.then(|| known.stamp().map(|s| s.sql)).flatten())
+            .collect();
+        // SQLite and PostgreSQL run DDL transactionally: all of it or none. MySQL commits
         // each DDL statement implicitly, so there a failure can leave some tables behind.
         let transactional = conn.dialect() != Dialect::Mysql;
         if transactional {
             conn.begin()?;
         }
-        match conn.execute_batch(ddl) {
-            Ok(()) => {
-                if transactional {
-                    conn.commit()?;
-                }
-            }
-            Err(e) => {
+        for sql in statements {
+            if let Err(e) = conn.execute_batch(sql) {
                 if transactional {
                     let _ = conn.rollback();
                 }
                 return Err(e.into());
             }
         }
-        out.say(
-            ctx.output,
-            format!(
-                "Created {} tables, stamped with revision {ALEMBIC_HEAD}.",
-                tables.len()
-            ),
-        );
-        Ok(())
+        if transactional {
+            conn.commit()?;
+        }
+        out.say(ctx.output, message);
+        note_incomplete(conn, flavour, out, ctx.output)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ddl_files_name_their_tables() {
-        let t = ddl_tables(SQLITE_DDL);
-        assert_eq!(t.len(), 68);
-        for must in [
-            "pidea_audit",
-            "challenge",
-            "policy",
-            "config",
-            "admin",
-            "alembic_version",
-        ] {
-            assert!(t.iter().any(|x| x == must), "{must}");
-            assert!(
-                ddl_tables(POSTGRES_DDL).iter().any(|x| x == must),
-                "pg {must}"
-            );
-            assert!(
-                ddl_tables(MARIADB_DDL).iter().any(|x| x == must),
-                "mariadb {must}"
-            );
-        }
+/// Say when existing tables lack columns, indexes or foreign keys of the known schema:
+/// create_tables does not alter existing tables, `db check` lists what is missing.
+fn note_incomplete(
+    conn: &mut dyn Connection,
+    flavour: Flavour,
+    out: &mut TaskOutcome,
+    output: &mut dyn super::TaskOutput,
+) -> Result<(), TaskError> {
+    let live = Catalog::read(conn)?.shape();
+    let missing = flavour.known().shape.missing_in(&live);
+    if !missing.is_empty() {
+        out.say(output, format!(
+            "Existing tables were not changed; they lack {} columns, indexes, foreign keys or sequences of revision {ALEMBIC_HEAD} ('pi-manage db check' lists them).",
+            missing.len()
+        ));
     }
-
-    #[test]
-    fn mariadb_versions() {
-        assert!(mariadb_with_sequences("10.11.19-MariaDB-0+deb12u1"));
-        assert!(mariadb_with_sequences("5.5.5-10.3.39-MariaDB"));
-        assert!(!mariadb_with_sequences("10.2.44-MariaDB"));
-        assert!(!mariadb_with_sequences("8.0.36"));
-    }
+    Ok(())
 }

@@ -16,11 +16,13 @@ pub mod create_tables;
 pub mod enckey;
 mod outcome;
 pub mod policies;
+mod require;
 
 use std::path::{Path, PathBuf};
 
 pub use context::{Databases, TaskContext, TaskOutput};
 pub use outcome::{timed, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+pub use require::require_tables;
 
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::TaskSpec;

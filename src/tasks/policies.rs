@@ -354,12 +354,7 @@ fn connect<'c>(
 ) -> Result<&'c mut dyn Connection, TaskError> {
     let conn = ctx.databases.main()?;
     out.database = Some(conn.target());
-    if let Some(t) = rows::missing_table(conn)? {
-        return Err(TaskError::Database(format!(
-            "{} has no table {t}: is this privacyIDEA's database?",
-            conn.target()
-        )));
-    }
+    super::require_tables(conn, rows::TABLES)?;
     Ok(conn)
 }
 

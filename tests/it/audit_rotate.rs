@@ -459,7 +459,10 @@ fn missing_audit_table_is_a_clear_failure() {
         let r = run_spec(&db, watermark(10, 5, None), false, &clock);
         assert_eq!(r.report.status, JobStatus::Failed);
         let err = r.outcome().error.clone().unwrap();
-        assert!(err.contains("has no table pidea_audit"), "{err}");
+        assert!(
+            err.contains("lacks privacyIDEA's table pidea_audit:"),
+            "{err}"
+        );
         assert_eq!(executor::exit_code(&[r.report]), 1);
     }
 }

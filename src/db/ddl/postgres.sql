@@ -1,305 +1,1685 @@
--- privacyIDEA 3.14 test schema for PostgreSQL, verbatim from schema reference §10.2.
+-- privacyIDEA 3.14 schema (alembic head b7c1e4d2a9f3) for PostgreSQL: 68 tables, 45 sequences.
+-- Derived by tools/derive_ddl.py from pg_dump --schema-only --no-owner --no-privileges of a
+-- PostgreSQL 15 database made by privacyIDEA 3.14's own 'pi-manage setup create_tables'
+-- (tests/fixtures/create_tables/schema-postgresql.sql): psql settings removed, objects
+-- unqualified so they go into the connection's current schema, alembic stamp appended.
+-- Statement shapes are relied on by src/db/schema.rs (repair of missing tables).
+
 CREATE TABLE admin (
-  username VARCHAR(120) NOT NULL,
-  password VARCHAR(255),
-  email VARCHAR(255),
-  PRIMARY KEY (username)
-);
-
-CREATE TABLE config (
-  "Key" VARCHAR(255) NOT NULL,
-  "Value" VARCHAR(2000),
-  "Type" VARCHAR(2000),
-  "Description" VARCHAR(2000),
-  PRIMARY KEY ("Key")
-);
-
-CREATE SEQUENCE audit_seq AS BIGINT;
-
-CREATE TABLE pidea_audit (
-  id BIGINT NOT NULL,
-  date TIMESTAMP WITHOUT TIME ZONE,
-  startdate TIMESTAMP WITHOUT TIME ZONE,
-  duration INTERVAL (6),
-  signature VARCHAR(1100),
-  action VARCHAR(200),
-  success INTEGER,
-  authentication VARCHAR(12),
-  serial VARCHAR(200),
-  token_type VARCHAR(12),
-  container_serial VARCHAR(40),
-  container_type VARCHAR(100),
-  "user" VARCHAR(100),
-  realm VARCHAR(255),
-  resolver VARCHAR(255),
-  administrator VARCHAR(100),
-  action_detail VARCHAR(500),
-  info VARCHAR(500),
-  privacyidea_server VARCHAR(255),
-  client VARCHAR(50),
-  user_agent VARCHAR(50),
-  user_agent_version VARCHAR(20),
-  loglevel VARCHAR(12),
-  clearance_level VARCHAR(12),
-  thread_id VARCHAR(20),
-  policies VARCHAR(255),
-  PRIMARY KEY (id)
-);
-
-CREATE INDEX ix_pidea_audit_date ON pidea_audit (date);
-
-CREATE INDEX ix_pidea_audit_user ON pidea_audit ("user");
-
-CREATE SEQUENCE challenge_seq;
-
-CREATE TABLE challenge (
-  id INTEGER NOT NULL,
-  transaction_id VARCHAR(64) NOT NULL,
-  data TEXT,
-  challenge TEXT,
-  "session" VARCHAR(512),
-  serial VARCHAR(40),
-  timestamp TIMESTAMP WITHOUT TIME ZONE,
-  expiration TIMESTAMP WITHOUT TIME ZONE,
-  received_count INTEGER,
-  otp_valid BOOLEAN,
-  PRIMARY KEY (id)
-);
-
-CREATE INDEX ix_challenge_expiration ON challenge (expiration);
-
-CREATE INDEX ix_challenge_serial ON challenge (serial);
-
-CREATE INDEX ix_challenge_timestamp ON challenge (timestamp);
-
-CREATE INDEX ix_challenge_transaction_id ON challenge (transaction_id);
-
-CREATE SEQUENCE policy_seq;
-
-CREATE TABLE policy (
-  id INTEGER NOT NULL,
-  active BOOLEAN,
-  check_all_resolvers BOOLEAN,
-  name VARCHAR(64) NOT NULL,
-  user_case_insensitive BOOLEAN,
-  scope VARCHAR(32) NOT NULL,
-  action TEXT,
-  realm VARCHAR(256),
-  adminrealm VARCHAR(256),
-  adminuser VARCHAR(256),
-  resolver VARCHAR(256),
-  pinode VARCHAR(256),
-  "user" VARCHAR(256),
-  client VARCHAR(256),
-  time VARCHAR(64),
-  user_agents VARCHAR(256),
-  priority INTEGER NOT NULL,
-  PRIMARY KEY (id),
-  UNIQUE (name)
-);
-
-CREATE SEQUENCE policycondition_seq;
-
-CREATE TABLE policycondition (
-  id INTEGER NOT NULL,
-  policy_id INTEGER NOT NULL,
-  section VARCHAR(255) NOT NULL,
-  "Key" VARCHAR(255) NOT NULL,
-  comparator VARCHAR(255) NOT NULL,
-  "Value" VARCHAR(2000) NOT NULL,
-  active BOOLEAN NOT NULL,
-  handle_missing_data VARCHAR(255),
-  PRIMARY KEY (id),
-  FOREIGN KEY(policy_id) REFERENCES policy (id)
-);
-
-CREATE SEQUENCE description_seq;
-
-CREATE TABLE description (
-  id INTEGER NOT NULL,
-  object_id INTEGER NOT NULL,
-  object_type VARCHAR(64) NOT NULL,
-  last_update TIMESTAMP WITHOUT TIME ZONE,
-  description TEXT,
-  PRIMARY KEY (id),
-  FOREIGN KEY(object_id) REFERENCES policy (id)
-);
-
-CREATE SEQUENCE eventhandler_seq;
-
-CREATE TABLE eventhandler (
-  id INTEGER NOT NULL,
-  name VARCHAR(64),
-  active BOOLEAN,
-  ordering INTEGER NOT NULL,
-  position VARCHAR(10),
-  abort_on_error BOOLEAN,
-  event VARCHAR(255) NOT NULL,
-  handlermodule VARCHAR(255) NOT NULL,
-  condition VARCHAR(1024),
-  action VARCHAR(1024),
-  PRIMARY KEY (id)
-);
-
-CREATE SEQUENCE eventhandleropt_seq;
-
-CREATE TABLE eventhandleroption (
-  id INTEGER NOT NULL,
-  eventhandler_id INTEGER,
-  "Key" VARCHAR(255) NOT NULL,
-  "Value" VARCHAR(2000),
-  "Type" VARCHAR(2000),
-  "Description" VARCHAR(2000),
-  PRIMARY KEY (id),
-  CONSTRAINT ehoix_1 UNIQUE (eventhandler_id, "Key"),
-  FOREIGN KEY(eventhandler_id) REFERENCES eventhandler (id)
-);
-
-CREATE SEQUENCE eventhandlercond_seq;
-
-CREATE TABLE eventhandlercondition (
-  id INTEGER NOT NULL,
-  eventhandler_id INTEGER,
-  "Key" VARCHAR(255) NOT NULL,
-  "Value" VARCHAR(2000),
-  comparator VARCHAR(255),
-  PRIMARY KEY (id),
-  CONSTRAINT ehcix_1 UNIQUE (eventhandler_id, "Key"),
-  FOREIGN KEY(eventhandler_id) REFERENCES eventhandler (id)
-);
-
-CREATE SEQUENCE periodictask_seq;
-
-CREATE TABLE periodictask (
-  id INTEGER NOT NULL,
-  name VARCHAR(64) NOT NULL,
-  active BOOLEAN NOT NULL,
-  retry_if_failed BOOLEAN NOT NULL,
-  interval VARCHAR(256) NOT NULL,
-  nodes VARCHAR(256) NOT NULL,
-  taskmodule VARCHAR(256) NOT NULL,
-  ordering INTEGER NOT NULL,
-  last_update TIMESTAMP WITHOUT TIME ZONE NOT NULL,
-  PRIMARY KEY (id),
-  UNIQUE (name)
-);
-
-CREATE SEQUENCE periodictaskopt_seq;
-
-CREATE TABLE periodictaskoption (
-  id INTEGER NOT NULL,
-  periodictask_id INTEGER,
-  key VARCHAR(255) NOT NULL,
-  value VARCHAR(2000),
-  PRIMARY KEY (id),
-  CONSTRAINT ptoix_1 UNIQUE (periodictask_id, key),
-  FOREIGN KEY(periodictask_id) REFERENCES periodictask (id)
-);
-
-CREATE SEQUENCE periodictasklastrun_seq;
-
-CREATE TABLE periodictasklastrun (
-  id INTEGER NOT NULL,
-  periodictask_id INTEGER,
-  node VARCHAR(255) NOT NULL,
-  timestamp TIMESTAMP WITHOUT TIME ZONE NOT NULL,
-  PRIMARY KEY (id),
-  CONSTRAINT ptlrix_1 UNIQUE (periodictask_id, node),
-  FOREIGN KEY(periodictask_id) REFERENCES periodictask (id)
-);
-
-CREATE SEQUENCE realm_seq;
-
-CREATE TABLE realm (
-  id INTEGER NOT NULL,
-  name VARCHAR(255) NOT NULL,
-  "default" BOOLEAN,
-  PRIMARY KEY (id),
-  UNIQUE (name)
-);
-
-CREATE SEQUENCE token_seq;
-
-CREATE TABLE token (
-  id INTEGER NOT NULL,
-  description VARCHAR(80),
-  serial VARCHAR(40) NOT NULL,
-  tokentype VARCHAR(30),
-  user_pin VARCHAR(512),
-  user_pin_iv VARCHAR(32),
-  so_pin VARCHAR(512),
-  so_pin_iv VARCHAR(32),
-  pin_seed VARCHAR(32),
-  otplen INTEGER,
-  pin_hash VARCHAR(512),
-  key_enc VARCHAR(2800),
-  key_iv VARCHAR(32),
-  maxfail INTEGER,
-  active BOOLEAN NOT NULL,
-  revoked BOOLEAN,
-  locked BOOLEAN,
-  failcount INTEGER,
-  count INTEGER,
-  count_window INTEGER,
-  sync_window INTEGER,
-  rollout_state VARCHAR(10),
-  PRIMARY KEY (id)
-);
-
-CREATE INDEX ix_token_tokentype ON token (tokentype);
-
-CREATE UNIQUE INDEX ix_token_serial ON token (serial);
-
-CREATE SEQUENCE tokeninfo_seq;
-
-CREATE TABLE tokeninfo (
-  id INTEGER NOT NULL,
-  "Key" VARCHAR(255) NOT NULL,
-  "Value" TEXT,
-  "Type" VARCHAR(100),
-  "Description" VARCHAR(2000),
-  token_id INTEGER,
-  PRIMARY KEY (id),
-  CONSTRAINT tiix_2 UNIQUE (token_id, "Key"),
-  FOREIGN KEY(token_id) REFERENCES token (id)
-);
-
-CREATE INDEX ix_tokeninfo_token_id ON tokeninfo (token_id);
-
-CREATE SEQUENCE tokenowner_seq;
-
-CREATE TABLE tokenowner (
-  id INTEGER NOT NULL,
-  token_id INTEGER,
-  resolver VARCHAR(120),
-  user_id VARCHAR(320),
-  realm_id INTEGER,
-  PRIMARY KEY (id),
-  FOREIGN KEY(token_id) REFERENCES token (id),
-  FOREIGN KEY(realm_id) REFERENCES realm (id)
-);
-
-CREATE INDEX ix_tokenowner_resolver ON tokenowner (resolver);
-
-CREATE INDEX ix_tokenowner_user_id ON tokenowner (user_id);
-
-CREATE INDEX ix_tokenowner_token_id ON tokenowner (token_id);
-
-CREATE SEQUENCE tokenrealm_seq;
-
-CREATE TABLE tokenrealm (
-  id INTEGER NOT NULL,
-  token_id INTEGER,
-  realm_id INTEGER,
-  PRIMARY KEY (id),
-  CONSTRAINT trix_2 UNIQUE (token_id, realm_id),
-  FOREIGN KEY(token_id) REFERENCES token (id),
-  FOREIGN KEY(realm_id) REFERENCES realm (id)
+    username character varying(120) NOT NULL,
+    password character varying(255),
+    email character varying(255)
 );
 
 CREATE TABLE alembic_version (
-  version_num VARCHAR(32) NOT NULL,
-  CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+    version_num character varying(32) NOT NULL
 );
+
+CREATE SEQUENCE audit_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE authcache (
+    id integer NOT NULL,
+    first_auth timestamp without time zone,
+    last_auth timestamp without time zone,
+    username character varying(64),
+    resolver character varying(120),
+    realm character varying(120),
+    client_ip character varying(40),
+    user_agent character varying(120),
+    auth_count integer,
+    authentication character varying(255)
+);
+
+CREATE SEQUENCE authcache_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE authentication_log (
+    id bigint NOT NULL,
+    resolver character varying(120),
+    uid character varying(320),
+    realm character varying(255),
+    username character varying(255),
+    user_role character varying(30),
+    event_type character varying(40) NOT NULL,
+    "timestamp" timestamp without time zone NOT NULL,
+    source_ip character varying(50),
+    peer_ip character varying(50),
+    source_ip_source character varying(40),
+    client_label character varying(1024),
+    client_label_source character varying(40),
+    ip_chain json,
+    endpoint character varying(255),
+    serial character varying(1024),
+    transaction_id character varying(64),
+    attempt_id character varying(64),
+    other_info json
+);
+
+ALTER TABLE authentication_log ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME authentication_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE authentication_log_reason (
+    id bigint NOT NULL,
+    auth_log_id bigint NOT NULL,
+    reason character varying(40) NOT NULL
+);
+
+ALTER TABLE authentication_log_reason ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME authentication_log_reason_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE block_list (
+    ip character varying(50) NOT NULL,
+    block_expires_at timestamp without time zone,
+    block_cause character varying(20) NOT NULL,
+    error_message character varying(500),
+    blocked_at timestamp without time zone NOT NULL
+);
+
+CREATE SEQUENCE caconfig_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE caconnector (
+    id integer NOT NULL,
+    name character varying(255) NOT NULL,
+    catype character varying(255) NOT NULL
+);
+
+CREATE SEQUENCE caconnector_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE caconnectorconfig (
+    id integer NOT NULL,
+    caconnector_id integer,
+    "Key" character varying(255) NOT NULL,
+    "Value" character varying(2000),
+    "Type" character varying(2000),
+    "Description" character varying(2000)
+);
+
+CREATE TABLE challenge (
+    id integer NOT NULL,
+    transaction_id character varying(64) NOT NULL,
+    data text,
+    challenge text,
+    session character varying(512),
+    serial character varying(40),
+    "timestamp" timestamp without time zone,
+    expiration timestamp without time zone,
+    received_count integer,
+    otp_valid boolean
+);
+
+CREATE SEQUENCE challenge_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE SEQUENCE clientapp_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE clientapplication (
+    id integer NOT NULL,
+    ip character varying(255) NOT NULL,
+    hostname character varying(255),
+    clienttype character varying(255) NOT NULL,
+    lastseen timestamp without time zone,
+    node character varying(255) NOT NULL
+);
+
+CREATE TABLE clients (
+    id character varying(36) NOT NULL,
+    display_name character varying(255) NOT NULL,
+    client_type character varying(64) NOT NULL,
+    key_id character varying(32) NOT NULL,
+    key_hash character varying(64) NOT NULL,
+    status character varying(16) NOT NULL,
+    created_at timestamp without time zone NOT NULL,
+    last_used_at timestamp without time zone,
+    config json NOT NULL
+);
+
+CREATE TABLE conditional_access_outcome (
+    id bigint NOT NULL,
+    auth_log_id bigint NOT NULL,
+    action_type character varying(100) NOT NULL,
+    dry_run boolean NOT NULL,
+    policy_name character varying(255) NOT NULL,
+    threshold integer NOT NULL,
+    event_count integer NOT NULL,
+    stage_name character varying(255),
+    info json
+);
+
+ALTER TABLE conditional_access_outcome ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME conditional_access_outcome_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE conditional_access_policies (
+    id integer NOT NULL,
+    name character varying(255) NOT NULL,
+    time_window_seconds integer NOT NULL,
+    enabled boolean NOT NULL,
+    dry_run boolean NOT NULL,
+    priority integer NOT NULL,
+    target character varying(100) NOT NULL,
+    count_mode character varying(20) NOT NULL,
+    reset_on_success boolean NOT NULL,
+    enforced_since timestamp without time zone
+);
+
+ALTER TABLE conditional_access_policies ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME conditional_access_policies_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE conditional_access_policy_conditions (
+    id integer NOT NULL,
+    policy_id integer NOT NULL,
+    condition_type character varying(50) NOT NULL,
+    operator character varying(20) NOT NULL,
+    value json
+);
+
+ALTER TABLE conditional_access_policy_conditions ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME conditional_access_policy_conditions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE conditional_access_policy_counter_types (
+    id integer NOT NULL,
+    policy_id integer NOT NULL,
+    counter_type character varying(100) NOT NULL
+);
+
+ALTER TABLE conditional_access_policy_counter_types ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME conditional_access_policy_counter_types_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE conditional_access_policy_stages (
+    id integer NOT NULL,
+    policy_id integer NOT NULL,
+    name character varying(255),
+    error_message character varying(500),
+    failure_threshold integer NOT NULL
+);
+
+ALTER TABLE conditional_access_policy_stages ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME conditional_access_policy_stages_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE conditional_access_stage_actions (
+    id integer NOT NULL,
+    stage_id integer NOT NULL,
+    action_type character varying(100) NOT NULL,
+    action_value json,
+    retrigger_above_threshold boolean NOT NULL
+);
+
+ALTER TABLE conditional_access_stage_actions ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME conditional_access_stage_actions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE config (
+    "Key" character varying(255) NOT NULL,
+    "Value" character varying(2000),
+    "Type" character varying(2000),
+    "Description" character varying(2000)
+);
+
+CREATE TABLE customuserattribute (
+    id integer NOT NULL,
+    user_id character varying(320),
+    resolver character varying(120),
+    realm_id integer,
+    "Key" character varying(255) NOT NULL,
+    "Value" text,
+    "Type" character varying(100)
+);
+
+CREATE SEQUENCE customuserattribute_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE description (
+    id integer NOT NULL,
+    object_id integer NOT NULL,
+    object_type character varying(64) NOT NULL,
+    last_update timestamp without time zone,
+    description text
+);
+
+CREATE SEQUENCE description_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE eventcounter (
+    id integer NOT NULL,
+    counter_name character varying(80) NOT NULL,
+    counter_value integer,
+    node character varying(255) NOT NULL
+);
+
+CREATE SEQUENCE eventcounter_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE eventhandler (
+    id integer NOT NULL,
+    name character varying(64),
+    active boolean,
+    ordering integer NOT NULL,
+    "position" character varying(10),
+    abort_on_error boolean,
+    event character varying(255) NOT NULL,
+    handlermodule character varying(255) NOT NULL,
+    condition character varying(1024),
+    action character varying(1024)
+);
+
+CREATE SEQUENCE eventhandler_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE SEQUENCE eventhandlercond_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE eventhandlercondition (
+    id integer NOT NULL,
+    eventhandler_id integer,
+    "Key" character varying(255) NOT NULL,
+    "Value" character varying(2000),
+    comparator character varying(255)
+);
+
+CREATE SEQUENCE eventhandleropt_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE eventhandleroption (
+    id integer NOT NULL,
+    eventhandler_id integer,
+    "Key" character varying(255) NOT NULL,
+    "Value" character varying(2000),
+    "Type" character varying(2000),
+    "Description" character varying(2000)
+);
+
+CREATE TABLE internaluserattribute (
+    id integer NOT NULL,
+    user_id character varying(320),
+    resolver character varying(120),
+    realm_id integer,
+    "Key" character varying(255) NOT NULL,
+    "Value" json,
+    last_modified timestamp without time zone,
+    node character varying(120)
+);
+
+CREATE SEQUENCE internaluserattribute_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE machineresolver (
+    id integer NOT NULL,
+    name character varying(255) NOT NULL,
+    rtype character varying(255) NOT NULL
+);
+
+CREATE SEQUENCE machineresolver_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE SEQUENCE machineresolverconf_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE machineresolverconfig (
+    id integer NOT NULL,
+    resolver_id integer,
+    "Key" character varying(255) NOT NULL,
+    "Value" character varying(2000),
+    "Type" character varying(2000),
+    "Description" character varying(2000)
+);
+
+CREATE TABLE machinetoken (
+    id integer NOT NULL,
+    token_id integer,
+    machineresolver_id integer,
+    machine_id character varying(255),
+    application character varying(64)
+);
+
+CREATE SEQUENCE machinetoken_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE machinetokenoptions (
+    id integer NOT NULL,
+    machinetoken_id integer,
+    mt_key character varying(64) NOT NULL,
+    mt_value character varying(64) NOT NULL
+);
+
+CREATE SEQUENCE machtokenopt_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE metric_aggregate (
+    id integer NOT NULL,
+    metric_name character varying(128) NOT NULL,
+    labels_key text NOT NULL,
+    labels_hash character varying(64) NOT NULL,
+    node character varying(255) NOT NULL,
+    window_start timestamp without time zone NOT NULL,
+    count bigint NOT NULL,
+    sum_value double precision NOT NULL,
+    max_value double precision NOT NULL,
+    bucket_le_50ms bigint NOT NULL,
+    bucket_le_100ms bigint NOT NULL,
+    bucket_le_150ms bigint NOT NULL,
+    bucket_le_200ms bigint NOT NULL,
+    bucket_le_250ms bigint NOT NULL,
+    bucket_le_500ms bigint NOT NULL,
+    bucket_le_1s bigint NOT NULL,
+    bucket_le_2s bigint NOT NULL,
+    bucket_le_5s bigint NOT NULL
+);
+
+CREATE SEQUENCE metric_aggregate_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE monitoringstats (
+    id integer NOT NULL,
+    "timestamp" timestamp without time zone NOT NULL,
+    stats_key character varying(128) NOT NULL,
+    stats_value integer NOT NULL
+);
+
+CREATE SEQUENCE monitoringstats_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE nodename (
+    id character varying(36) NOT NULL,
+    name character varying(100),
+    lastseen timestamp without time zone
+);
+
+CREATE TABLE passwordreset (
+    id integer NOT NULL,
+    recoverycode character varying(255) NOT NULL,
+    username character varying(64) NOT NULL,
+    realm character varying(64) NOT NULL,
+    resolver character varying(64),
+    email character varying(255),
+    "timestamp" timestamp without time zone,
+    expiration timestamp without time zone
+);
+
+CREATE TABLE periodictask (
+    id integer NOT NULL,
+    name character varying(64) NOT NULL,
+    active boolean NOT NULL,
+    retry_if_failed boolean NOT NULL,
+    "interval" character varying(256) NOT NULL,
+    nodes character varying(256) NOT NULL,
+    taskmodule character varying(256) NOT NULL,
+    ordering integer NOT NULL,
+    last_update timestamp without time zone NOT NULL
+);
+
+CREATE SEQUENCE periodictask_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE periodictasklastrun (
+    id integer NOT NULL,
+    periodictask_id integer,
+    node character varying(255) NOT NULL,
+    "timestamp" timestamp without time zone NOT NULL
+);
+
+CREATE SEQUENCE periodictasklastrun_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE SEQUENCE periodictaskopt_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE periodictaskoption (
+    id integer NOT NULL,
+    periodictask_id integer,
+    key character varying(255) NOT NULL,
+    value character varying(2000)
+);
+
+CREATE TABLE pidea_audit (
+    id bigint NOT NULL,
+    date timestamp without time zone,
+    startdate timestamp without time zone,
+    duration interval(6),
+    signature character varying(1100),
+    action character varying(200),
+    success integer,
+    authentication character varying(12),
+    serial character varying(200),
+    token_type character varying(12),
+    container_serial character varying(40),
+    container_type character varying(100),
+    "user" character varying(100),
+    realm character varying(255),
+    resolver character varying(255),
+    administrator character varying(100),
+    action_detail character varying(500),
+    info character varying(500),
+    privacyidea_server character varying(255),
+    client character varying(50),
+    user_agent character varying(50),
+    user_agent_version character varying(20),
+    loglevel character varying(12),
+    clearance_level character varying(12),
+    thread_id character varying(20),
+    policies character varying(255)
+);
+
+CREATE TABLE policy (
+    id integer NOT NULL,
+    active boolean,
+    check_all_resolvers boolean,
+    name character varying(64) NOT NULL,
+    user_case_insensitive boolean,
+    scope character varying(32) NOT NULL,
+    action text,
+    realm character varying(256),
+    adminrealm character varying(256),
+    adminuser character varying(256),
+    resolver character varying(256),
+    pinode character varying(256),
+    "user" character varying(256),
+    client character varying(256),
+    "time" character varying(64),
+    user_agents character varying(256),
+    priority integer NOT NULL
+);
+
+CREATE SEQUENCE policy_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE policycondition (
+    id integer NOT NULL,
+    policy_id integer NOT NULL,
+    section character varying(255) NOT NULL,
+    "Key" character varying(255) NOT NULL,
+    comparator character varying(255) NOT NULL,
+    "Value" character varying(2000) NOT NULL,
+    active boolean NOT NULL,
+    handle_missing_data character varying(255)
+);
+
+CREATE SEQUENCE policycondition_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE privacyideaserver (
+    id integer NOT NULL,
+    identifier character varying(255) NOT NULL,
+    url character varying(255) NOT NULL,
+    tls boolean,
+    description character varying(2000)
+);
+
+CREATE SEQUENCE privacyideaserver_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE SEQUENCE pwreset_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE radiusserver (
+    id integer NOT NULL,
+    identifier character varying(255) NOT NULL,
+    server character varying(255) NOT NULL,
+    port integer,
+    secret character varying(255),
+    dictionary character varying(255),
+    description character varying(2000),
+    timeout integer,
+    retries integer,
+    options json
+);
+
+CREATE SEQUENCE radiusserver_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE realm (
+    id integer NOT NULL,
+    name character varying(255) NOT NULL,
+    "default" boolean
+);
+
+CREATE SEQUENCE realm_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE remembered_devices (
+    series_id character varying(64) NOT NULL,
+    device_id character varying(64) NOT NULL,
+    counter integer NOT NULL,
+    client_id character varying(36) NOT NULL,
+    resolver character varying(120) NOT NULL,
+    user_id character varying(320) NOT NULL,
+    realm_id integer NOT NULL,
+    ip_address character varying(64),
+    user_agent character varying(255),
+    created_at timestamp without time zone NOT NULL,
+    last_used_at timestamp without time zone,
+    expires_at timestamp without time zone NOT NULL
+);
+
+CREATE TABLE resolver (
+    id integer NOT NULL,
+    name character varying(255) NOT NULL,
+    rtype character varying(255) NOT NULL
+);
+
+CREATE SEQUENCE resolver_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE SEQUENCE resolverconf_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE resolverconfig (
+    id integer NOT NULL,
+    resolver_id integer,
+    "Key" character varying(255) NOT NULL,
+    "Value" character varying(2000),
+    "Type" character varying(2000),
+    "Description" character varying(2000)
+);
+
+CREATE TABLE resolverrealm (
+    id integer NOT NULL,
+    resolver_id integer,
+    realm_id integer,
+    priority integer,
+    node_uuid character varying(36)
+);
+
+CREATE SEQUENCE resolverrealm_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE serviceid (
+    id integer NOT NULL,
+    name character varying(255) NOT NULL,
+    "Description" character varying(2000)
+);
+
+CREATE SEQUENCE serviceid_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE smsgateway (
+    id integer NOT NULL,
+    identifier character varying(255) NOT NULL,
+    description character varying(1024),
+    providermodule character varying(1024) NOT NULL
+);
+
+CREATE SEQUENCE smsgateway_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE smsgatewayoption (
+    id integer NOT NULL,
+    "Key" character varying(255) NOT NULL,
+    "Value" text,
+    "Type" character varying(100),
+    "Encrypted" boolean DEFAULT false NOT NULL,
+    gateway_id integer
+);
+
+CREATE SEQUENCE smsgwoption_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE smtpserver (
+    id integer NOT NULL,
+    identifier character varying(255) NOT NULL,
+    server character varying(255) NOT NULL,
+    port integer,
+    username character varying(255),
+    password character varying(255),
+    sender character varying(255),
+    tls boolean,
+    description character varying(2000),
+    timeout integer,
+    enqueue_job boolean NOT NULL,
+    smime boolean NOT NULL,
+    dont_send_on_error boolean NOT NULL,
+    private_key character varying(255),
+    private_key_password character varying(255),
+    certificate character varying(255)
+);
+
+CREATE SEQUENCE smtpserver_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE subscription (
+    id integer NOT NULL,
+    application character varying(80),
+    for_name character varying(80) NOT NULL,
+    for_address character varying(128),
+    for_email character varying(128) NOT NULL,
+    for_phone character varying(50) NOT NULL,
+    for_url character varying(80),
+    for_comment character varying(255),
+    by_name character varying(50) NOT NULL,
+    by_email character varying(128) NOT NULL,
+    by_address character varying(128),
+    by_phone character varying(50),
+    by_url character varying(80),
+    date_from timestamp without time zone,
+    date_till timestamp without time zone,
+    num_users integer,
+    num_tokens integer,
+    num_clients integer,
+    level character varying(80),
+    signature character varying(640)
+);
+
+CREATE SEQUENCE subscription_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE token (
+    id integer NOT NULL,
+    description character varying(80),
+    serial character varying(40) NOT NULL,
+    tokentype character varying(30),
+    user_pin character varying(512),
+    user_pin_iv character varying(32),
+    so_pin character varying(512),
+    so_pin_iv character varying(32),
+    pin_seed character varying(32),
+    otplen integer,
+    pin_hash character varying(512),
+    key_enc character varying(2800),
+    key_iv character varying(32),
+    maxfail integer,
+    active boolean NOT NULL,
+    revoked boolean,
+    locked boolean,
+    failcount integer,
+    count integer,
+    count_window integer,
+    sync_window integer,
+    rollout_state character varying(10)
+);
+
+CREATE SEQUENCE token_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE tokencontainer (
+    id integer NOT NULL,
+    type character varying(100) NOT NULL,
+    description character varying(1024),
+    serial character varying(40) NOT NULL,
+    last_seen timestamp without time zone,
+    last_updated timestamp without time zone,
+    template_id integer
+);
+
+ALTER TABLE tokencontainer ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME tokencontainer_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE tokencontainerinfo (
+    id integer NOT NULL,
+    key character varying(255) NOT NULL,
+    value text,
+    type character varying(100),
+    description character varying(2000),
+    container_id integer
+);
+
+ALTER TABLE tokencontainerinfo ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME tokencontainerinfo_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE tokencontainerowner (
+    id integer NOT NULL,
+    container_id integer,
+    resolver character varying(120),
+    user_id character varying(320),
+    realm_id integer
+);
+
+ALTER TABLE tokencontainerowner ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME tokencontainerowner_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE tokencontainerrealm (
+    container_id integer NOT NULL,
+    realm_id integer NOT NULL
+);
+
+CREATE TABLE tokencontainerstates (
+    id integer NOT NULL,
+    container_id integer,
+    state character varying(100) NOT NULL
+);
+
+ALTER TABLE tokencontainerstates ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME tokencontainerstates_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE tokencontainertemplate (
+    id integer NOT NULL,
+    options character varying(2000),
+    name character varying(200),
+    container_type character varying(100) NOT NULL,
+    "default" boolean NOT NULL
+);
+
+ALTER TABLE tokencontainertemplate ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME tokencontainertemplate_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE tokencontainertoken (
+    token_id integer NOT NULL,
+    container_id integer NOT NULL
+);
+
+CREATE TABLE tokencredentialidhash (
+    id integer NOT NULL,
+    credential_id_hash character varying(256) NOT NULL,
+    token_id integer NOT NULL
+);
+
+CREATE SEQUENCE tokencredentialidhash_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE tokengroup (
+    id integer NOT NULL,
+    name character varying(255) NOT NULL,
+    "Description" character varying(2000)
+);
+
+CREATE SEQUENCE tokengroup_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE tokeninfo (
+    id integer NOT NULL,
+    "Key" character varying(255) NOT NULL,
+    "Value" text,
+    "Type" character varying(100),
+    "Description" character varying(2000),
+    token_id integer
+);
+
+CREATE SEQUENCE tokeninfo_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE tokenowner (
+    id integer NOT NULL,
+    token_id integer,
+    resolver character varying(120),
+    user_id character varying(320),
+    realm_id integer
+);
+
+CREATE SEQUENCE tokenowner_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE tokenrealm (
+    id integer NOT NULL,
+    token_id integer,
+    realm_id integer
+);
+
+CREATE SEQUENCE tokenrealm_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE tokentokengroup (
+    id integer NOT NULL,
+    token_id integer,
+    tokengroup_id integer
+);
+
+CREATE SEQUENCE tokentokengroup_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE user_lock_state (
+    resolver character varying(120) NOT NULL,
+    uid character varying(320) NOT NULL,
+    realm character varying(255) NOT NULL,
+    username character varying(255),
+    user_role character varying(20) NOT NULL,
+    lock_expires_at timestamp without time zone,
+    lock_cause character varying(20) NOT NULL,
+    error_message character varying(500),
+    locked_at timestamp without time zone NOT NULL
+);
+
+CREATE TABLE usercache (
+    id integer NOT NULL,
+    username character varying(64),
+    used_login character varying(64),
+    resolver character varying(120),
+    user_id character varying(320),
+    "timestamp" timestamp without time zone
+);
+
+CREATE SEQUENCE usercache_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE usersetting (
+    id integer NOT NULL,
+    subject_type character varying(20) NOT NULL,
+    username character varying(320),
+    user_id character varying(320),
+    resolver character varying(120),
+    realm_id integer,
+    subject_hash character varying(64) NOT NULL,
+    settings json,
+    last_modified timestamp without time zone,
+    node character varying(120)
+);
+
+CREATE SEQUENCE usersetting_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE ONLY admin
+    ADD CONSTRAINT admin_pkey PRIMARY KEY (username);
+
+ALTER TABLE ONLY alembic_version
+    ADD CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num);
+
+ALTER TABLE ONLY authcache
+    ADD CONSTRAINT authcache_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY authentication_log
+    ADD CONSTRAINT authentication_log_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY authentication_log_reason
+    ADD CONSTRAINT authentication_log_reason_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY block_list
+    ADD CONSTRAINT block_list_pkey PRIMARY KEY (ip);
+
+ALTER TABLE ONLY caconnector
+    ADD CONSTRAINT caconnector_name_key UNIQUE (name);
+
+ALTER TABLE ONLY caconnector
+    ADD CONSTRAINT caconnector_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY caconnectorconfig
+    ADD CONSTRAINT caconnectorconfig_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY clientapplication
+    ADD CONSTRAINT caix UNIQUE (ip, clienttype, node);
+
+ALTER TABLE ONLY caconnectorconfig
+    ADD CONSTRAINT ccix_2 UNIQUE (caconnector_id, "Key");
+
+ALTER TABLE ONLY challenge
+    ADD CONSTRAINT challenge_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY clientapplication
+    ADD CONSTRAINT clientapplication_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY clients
+    ADD CONSTRAINT clients_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conditional_access_outcome
+    ADD CONSTRAINT conditional_access_outcome_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conditional_access_policies
+    ADD CONSTRAINT conditional_access_policies_name_key UNIQUE (name);
+
+ALTER TABLE ONLY conditional_access_policies
+    ADD CONSTRAINT conditional_access_policies_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conditional_access_policy_conditions
+    ADD CONSTRAINT conditional_access_policy_conditions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conditional_access_policy_counter_types
+    ADD CONSTRAINT conditional_access_policy_counter_types_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conditional_access_policy_stages
+    ADD CONSTRAINT conditional_access_policy_stages_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conditional_access_stage_actions
+    ADD CONSTRAINT conditional_access_stage_actions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY config
+    ADD CONSTRAINT config_pkey PRIMARY KEY ("Key");
+
+ALTER TABLE ONLY tokencontainerinfo
+    ADD CONSTRAINT container_id_constraint UNIQUE (container_id, key);
+
+ALTER TABLE ONLY customuserattribute
+    ADD CONSTRAINT customuserattribute_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY description
+    ADD CONSTRAINT description_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY eventhandlercondition
+    ADD CONSTRAINT ehcix_1 UNIQUE (eventhandler_id, "Key");
+
+ALTER TABLE ONLY eventhandleroption
+    ADD CONSTRAINT ehoix_1 UNIQUE (eventhandler_id, "Key");
+
+ALTER TABLE ONLY eventcounter
+    ADD CONSTRAINT evctr_1 UNIQUE (counter_name, node);
+
+ALTER TABLE ONLY eventcounter
+    ADD CONSTRAINT eventcounter_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY eventhandler
+    ADD CONSTRAINT eventhandler_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY eventhandlercondition
+    ADD CONSTRAINT eventhandlercondition_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY eventhandleroption
+    ADD CONSTRAINT eventhandleroption_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY internaluserattribute
+    ADD CONSTRAINT internaluserattribute_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY machineresolver
+    ADD CONSTRAINT machineresolver_name_key UNIQUE (name);
+
+ALTER TABLE ONLY machineresolver
+    ADD CONSTRAINT machineresolver_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY machineresolverconfig
+    ADD CONSTRAINT machineresolverconfig_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY machinetoken
+    ADD CONSTRAINT machinetoken_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY machinetokenoptions
+    ADD CONSTRAINT machinetokenoptions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY metric_aggregate
+    ADD CONSTRAINT metric_aggregate_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY metric_aggregate
+    ADD CONSTRAINT metricagg_uix UNIQUE (metric_name, labels_hash, node, window_start);
+
+ALTER TABLE ONLY monitoringstats
+    ADD CONSTRAINT monitoringstats_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY machineresolverconfig
+    ADD CONSTRAINT mrcix_2 UNIQUE (resolver_id, "Key");
+
+ALTER TABLE ONLY monitoringstats
+    ADD CONSTRAINT msix_1 UNIQUE ("timestamp", stats_key);
+
+ALTER TABLE ONLY nodename
+    ADD CONSTRAINT nodename_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY passwordreset
+    ADD CONSTRAINT passwordreset_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY periodictask
+    ADD CONSTRAINT periodictask_name_key UNIQUE (name);
+
+ALTER TABLE ONLY periodictask
+    ADD CONSTRAINT periodictask_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY periodictasklastrun
+    ADD CONSTRAINT periodictasklastrun_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY periodictaskoption
+    ADD CONSTRAINT periodictaskoption_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY pidea_audit
+    ADD CONSTRAINT pidea_audit_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY policy
+    ADD CONSTRAINT policy_name_key UNIQUE (name);
+
+ALTER TABLE ONLY policy
+    ADD CONSTRAINT policy_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY policycondition
+    ADD CONSTRAINT policycondition_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY privacyideaserver
+    ADD CONSTRAINT privacyideaserver_identifier_key UNIQUE (identifier);
+
+ALTER TABLE ONLY privacyideaserver
+    ADD CONSTRAINT privacyideaserver_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY periodictasklastrun
+    ADD CONSTRAINT ptlrix_1 UNIQUE (periodictask_id, node);
+
+ALTER TABLE ONLY periodictaskoption
+    ADD CONSTRAINT ptoix_1 UNIQUE (periodictask_id, key);
+
+ALTER TABLE ONLY radiusserver
+    ADD CONSTRAINT radiusserver_identifier_key UNIQUE (identifier);
+
+ALTER TABLE ONLY radiusserver
+    ADD CONSTRAINT radiusserver_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY resolverconfig
+    ADD CONSTRAINT rcix_2 UNIQUE (resolver_id, "Key");
+
+ALTER TABLE ONLY realm
+    ADD CONSTRAINT realm_name_key UNIQUE (name);
+
+ALTER TABLE ONLY realm
+    ADD CONSTRAINT realm_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY remembered_devices
+    ADD CONSTRAINT remembered_devices_device_id_key UNIQUE (device_id);
+
+ALTER TABLE ONLY remembered_devices
+    ADD CONSTRAINT remembered_devices_pkey PRIMARY KEY (series_id);
+
+ALTER TABLE ONLY resolver
+    ADD CONSTRAINT resolver_name_key UNIQUE (name);
+
+ALTER TABLE ONLY resolver
+    ADD CONSTRAINT resolver_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY resolverconfig
+    ADD CONSTRAINT resolverconfig_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY resolverrealm
+    ADD CONSTRAINT resolverrealm_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY resolverrealm
+    ADD CONSTRAINT rrix_2 UNIQUE (resolver_id, realm_id, node_uuid);
+
+ALTER TABLE ONLY serviceid
+    ADD CONSTRAINT serviceid_name_key UNIQUE (name);
+
+ALTER TABLE ONLY serviceid
+    ADD CONSTRAINT serviceid_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY smsgatewayoption
+    ADD CONSTRAINT sgix_1 UNIQUE (gateway_id, "Key", "Type");
+
+ALTER TABLE ONLY smsgateway
+    ADD CONSTRAINT smsgateway_identifier_key UNIQUE (identifier);
+
+ALTER TABLE ONLY smsgateway
+    ADD CONSTRAINT smsgateway_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY smsgatewayoption
+    ADD CONSTRAINT smsgatewayoption_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY smtpserver
+    ADD CONSTRAINT smtpserver_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY subscription
+    ADD CONSTRAINT subscription_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokeninfo
+    ADD CONSTRAINT tiix_2 UNIQUE (token_id, "Key");
+
+ALTER TABLE ONLY token
+    ADD CONSTRAINT token_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokencontainer
+    ADD CONSTRAINT tokencontainer_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokencontainerinfo
+    ADD CONSTRAINT tokencontainerinfo_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokencontainerowner
+    ADD CONSTRAINT tokencontainerowner_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokencontainerrealm
+    ADD CONSTRAINT tokencontainerrealm_pkey PRIMARY KEY (container_id, realm_id);
+
+ALTER TABLE ONLY tokencontainerstates
+    ADD CONSTRAINT tokencontainerstates_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokencontainertemplate
+    ADD CONSTRAINT tokencontainertemplate_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokencontainertoken
+    ADD CONSTRAINT tokencontainertoken_pkey PRIMARY KEY (token_id, container_id);
+
+ALTER TABLE ONLY tokencredentialidhash
+    ADD CONSTRAINT tokencredentialidhash_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokengroup
+    ADD CONSTRAINT tokengroup_name_key UNIQUE (name);
+
+ALTER TABLE ONLY tokengroup
+    ADD CONSTRAINT tokengroup_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokeninfo
+    ADD CONSTRAINT tokeninfo_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokenowner
+    ADD CONSTRAINT tokenowner_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokenrealm
+    ADD CONSTRAINT tokenrealm_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokentokengroup
+    ADD CONSTRAINT tokentokengroup_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY tokenrealm
+    ADD CONSTRAINT trix_2 UNIQUE (token_id, realm_id);
+
+ALTER TABLE ONLY tokentokengroup
+    ADD CONSTRAINT ttgix_2 UNIQUE (token_id, tokengroup_id);
+
+ALTER TABLE ONLY conditional_access_policy_conditions
+    ADD CONSTRAINT uq_ca_condition_policy UNIQUE (policy_id, condition_type);
+
+ALTER TABLE ONLY conditional_access_policy_counter_types
+    ADD CONSTRAINT uq_ca_counter_type_policy UNIQUE (policy_id, counter_type);
+
+ALTER TABLE ONLY conditional_access_policies
+    ADD CONSTRAINT uq_ca_policy_priority UNIQUE (priority);
+
+ALTER TABLE ONLY conditional_access_policy_stages
+    ADD CONSTRAINT uq_ca_stage_policy_threshold UNIQUE (policy_id, failure_threshold);
+
+ALTER TABLE ONLY internaluserattribute
+    ADD CONSTRAINT uq_internaluserattribute_user_key UNIQUE (user_id, resolver, realm_id, "Key");
+
+ALTER TABLE ONLY usersetting
+    ADD CONSTRAINT uq_usersetting_subject UNIQUE (subject_hash);
+
+ALTER TABLE ONLY user_lock_state
+    ADD CONSTRAINT user_lock_state_pkey PRIMARY KEY (resolver, uid, realm);
+
+ALTER TABLE ONLY usercache
+    ADD CONSTRAINT usercache_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY usersetting
+    ADD CONSTRAINT usersetting_pkey PRIMARY KEY (id);
+
+CREATE INDEX ix_authcache_first_auth ON authcache USING btree (first_auth);
+
+CREATE INDEX ix_authcache_last_auth ON authcache USING btree (last_auth);
+
+CREATE INDEX ix_authcache_realm ON authcache USING btree (realm);
+
+CREATE INDEX ix_authcache_resolver ON authcache USING btree (resolver);
+
+CREATE INDEX ix_authcache_username ON authcache USING btree (username);
+
+CREATE INDEX ix_authlog_admin_event_time ON authentication_log USING btree (username, user_role, event_type, "timestamp");
+
+CREATE INDEX ix_authlog_admin_time ON authentication_log USING btree (username, user_role, "timestamp");
+
+CREATE INDEX ix_authlog_ip_event_time ON authentication_log USING btree (source_ip, event_type, "timestamp");
+
+CREATE INDEX ix_authlog_ip_time ON authentication_log USING btree (source_ip, "timestamp");
+
+CREATE INDEX ix_authlog_peer_ip_time ON authentication_log USING btree (peer_ip, "timestamp");
+
+CREATE INDEX ix_authlog_reason_authlog ON authentication_log_reason USING btree (auth_log_id);
+
+CREATE INDEX ix_authlog_reason_reason ON authentication_log_reason USING btree (reason, auth_log_id);
+
+CREATE INDEX ix_authlog_time ON authentication_log USING btree ("timestamp");
+
+CREATE INDEX ix_authlog_user_event_time ON authentication_log USING btree (resolver, uid, realm, event_type, "timestamp");
+
+CREATE INDEX ix_authlog_user_time ON authentication_log USING btree (resolver, uid, realm, "timestamp");
+
+CREATE INDEX ix_ca_counter_type_lookup ON conditional_access_policy_counter_types USING btree (counter_type, policy_id);
+
+CREATE INDEX ix_ca_outcome_action ON conditional_access_outcome USING btree (action_type);
+
+CREATE INDEX ix_ca_outcome_authlog ON conditional_access_outcome USING btree (auth_log_id);
+
+CREATE INDEX ix_challenge_expiration ON challenge USING btree (expiration);
+
+CREATE INDEX ix_challenge_serial ON challenge USING btree (serial);
+
+CREATE INDEX ix_challenge_timestamp ON challenge USING btree ("timestamp");
+
+CREATE INDEX ix_challenge_transaction_id ON challenge USING btree (transaction_id);
+
+CREATE INDEX ix_clientapplication_clienttype ON clientapplication USING btree (clienttype);
+
+CREATE INDEX ix_clientapplication_ip ON clientapplication USING btree (ip);
+
+CREATE INDEX ix_clientapplication_lastseen ON clientapplication USING btree (lastseen);
+
+CREATE UNIQUE INDEX ix_clients_key_id ON clients USING btree (key_id);
+
+CREATE INDEX ix_conditional_access_policy_conditions_policy_id ON conditional_access_policy_conditions USING btree (policy_id);
+
+CREATE INDEX ix_conditional_access_stage_actions_stage_id ON conditional_access_stage_actions USING btree (stage_id);
+
+CREATE INDEX ix_customuserattribute_resolver ON customuserattribute USING btree (resolver);
+
+CREATE INDEX ix_customuserattribute_user_id ON customuserattribute USING btree (user_id);
+
+CREATE INDEX ix_metric_aggregate_metric_name ON metric_aggregate USING btree (metric_name);
+
+CREATE INDEX ix_metric_aggregate_window_start ON metric_aggregate USING btree (window_start);
+
+CREATE INDEX ix_monitoringstats_timestamp ON monitoringstats USING btree ("timestamp");
+
+CREATE INDEX ix_nodename_lastseen ON nodename USING btree (lastseen);
+
+CREATE INDEX ix_nodename_name ON nodename USING btree (name);
+
+CREATE INDEX ix_passwordreset_realm ON passwordreset USING btree (realm);
+
+CREATE INDEX ix_passwordreset_username ON passwordreset USING btree (username);
+
+CREATE INDEX ix_pidea_audit_date ON pidea_audit USING btree (date);
+
+CREATE INDEX ix_pidea_audit_user ON pidea_audit USING btree ("user");
+
+CREATE INDEX ix_remembered_devices_client_created ON remembered_devices USING btree (client_id, created_at);
+
+CREATE INDEX ix_remembered_devices_client_id ON remembered_devices USING btree (client_id);
+
+CREATE INDEX ix_remembered_devices_expires_at ON remembered_devices USING btree (expires_at);
+
+CREATE INDEX ix_remembered_devices_identity ON remembered_devices USING btree (client_id, resolver, user_id, realm_id);
+
+CREATE INDEX ix_remembered_devices_realm_id ON remembered_devices USING btree (realm_id);
+
+CREATE INDEX ix_remembered_devices_resolver ON remembered_devices USING btree (resolver);
+
+CREATE INDEX ix_remembered_devices_user_id ON remembered_devices USING btree (user_id);
+
+CREATE INDEX ix_smsgatewayoption_gateway_id ON smsgatewayoption USING btree (gateway_id);
+
+CREATE INDEX ix_subscription_application ON subscription USING btree (application);
+
+CREATE UNIQUE INDEX ix_token_serial ON token USING btree (serial);
+
+CREATE INDEX ix_token_tokentype ON token USING btree (tokentype);
+
+CREATE UNIQUE INDEX ix_tokencontainer_serial ON tokencontainer USING btree (serial);
+
+CREATE INDEX ix_tokencontainerinfo_container_id ON tokencontainerinfo USING btree (container_id);
+
+CREATE INDEX ix_tokencontainerowner_resolver ON tokencontainerowner USING btree (resolver);
+
+CREATE INDEX ix_tokencontainerowner_user_id ON tokencontainerowner USING btree (user_id);
+
+CREATE UNIQUE INDEX ix_tokencredentialidhash_credentialidhash ON tokencredentialidhash USING btree (credential_id_hash);
+
+CREATE INDEX ix_tokeninfo_token_id ON tokeninfo USING btree (token_id);
+
+CREATE INDEX ix_tokenowner_resolver ON tokenowner USING btree (resolver);
+
+CREATE INDEX ix_tokenowner_token_id ON tokenowner USING btree (token_id);
+
+CREATE INDEX ix_tokenowner_user_id ON tokenowner USING btree (user_id);
+
+CREATE INDEX ix_usercache_timestamp ON usercache USING btree ("timestamp");
+
+CREATE INDEX ix_usercache_used_login ON usercache USING btree (used_login);
+
+CREATE INDEX ix_usercache_user_id ON usercache USING btree (user_id);
+
+CREATE INDEX ix_usercache_username ON usercache USING btree (username);
+
+CREATE INDEX ix_usersetting_subject_type_username ON usersetting USING btree (subject_type, username);
+
+CREATE INDEX ix_usersetting_user ON usersetting USING btree (user_id, resolver, realm_id);
+
+ALTER TABLE ONLY authentication_log_reason
+    ADD CONSTRAINT authentication_log_reason_auth_log_id_fkey FOREIGN KEY (auth_log_id) REFERENCES authentication_log(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY caconnectorconfig
+    ADD CONSTRAINT caconnectorconfig_caconnector_id_fkey FOREIGN KEY (caconnector_id) REFERENCES caconnector(id);
+
+ALTER TABLE ONLY conditional_access_outcome
+    ADD CONSTRAINT conditional_access_outcome_auth_log_id_fkey FOREIGN KEY (auth_log_id) REFERENCES authentication_log(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conditional_access_policy_conditions
+    ADD CONSTRAINT conditional_access_policy_conditions_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES conditional_access_policies(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conditional_access_policy_counter_types
+    ADD CONSTRAINT conditional_access_policy_counter_types_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES conditional_access_policies(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conditional_access_policy_stages
+    ADD CONSTRAINT conditional_access_policy_stages_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES conditional_access_policies(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conditional_access_stage_actions
+    ADD CONSTRAINT conditional_access_stage_actions_stage_id_fkey FOREIGN KEY (stage_id) REFERENCES conditional_access_policy_stages(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY customuserattribute
+    ADD CONSTRAINT customuserattribute_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id);
+
+ALTER TABLE ONLY description
+    ADD CONSTRAINT description_object_id_fkey FOREIGN KEY (object_id) REFERENCES policy(id);
+
+ALTER TABLE ONLY eventhandlercondition
+    ADD CONSTRAINT eventhandlercondition_eventhandler_id_fkey FOREIGN KEY (eventhandler_id) REFERENCES eventhandler(id);
+
+ALTER TABLE ONLY eventhandleroption
+    ADD CONSTRAINT eventhandleroption_eventhandler_id_fkey FOREIGN KEY (eventhandler_id) REFERENCES eventhandler(id);
+
+ALTER TABLE ONLY internaluserattribute
+    ADD CONSTRAINT internaluserattribute_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY machineresolverconfig
+    ADD CONSTRAINT machineresolverconfig_resolver_id_fkey FOREIGN KEY (resolver_id) REFERENCES machineresolver(id);
+
+ALTER TABLE ONLY machinetoken
+    ADD CONSTRAINT machinetoken_token_id_fkey FOREIGN KEY (token_id) REFERENCES token(id);
+
+ALTER TABLE ONLY machinetokenoptions
+    ADD CONSTRAINT machinetokenoptions_machinetoken_id_fkey FOREIGN KEY (machinetoken_id) REFERENCES machinetoken(id);
+
+ALTER TABLE ONLY periodictasklastrun
+    ADD CONSTRAINT periodictasklastrun_periodictask_id_fkey FOREIGN KEY (periodictask_id) REFERENCES periodictask(id);
+
+ALTER TABLE ONLY periodictaskoption
+    ADD CONSTRAINT periodictaskoption_periodictask_id_fkey FOREIGN KEY (periodictask_id) REFERENCES periodictask(id);
+
+ALTER TABLE ONLY policycondition
+    ADD CONSTRAINT policycondition_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES policy(id);
+
+ALTER TABLE ONLY remembered_devices
+    ADD CONSTRAINT remembered_devices_client_id_fkey FOREIGN KEY (client_id) REFERENCES clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY remembered_devices
+    ADD CONSTRAINT remembered_devices_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY resolverconfig
+    ADD CONSTRAINT resolverconfig_resolver_id_fkey FOREIGN KEY (resolver_id) REFERENCES resolver(id);
+
+ALTER TABLE ONLY resolverrealm
+    ADD CONSTRAINT resolverrealm_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id);
+
+ALTER TABLE ONLY resolverrealm
+    ADD CONSTRAINT resolverrealm_resolver_id_fkey FOREIGN KEY (resolver_id) REFERENCES resolver(id);
+
+ALTER TABLE ONLY smsgatewayoption
+    ADD CONSTRAINT smsgatewayoption_gateway_id_fkey FOREIGN KEY (gateway_id) REFERENCES smsgateway(id);
+
+ALTER TABLE ONLY tokencontainerinfo
+    ADD CONSTRAINT tokencontainerinfo_container_id_fkey FOREIGN KEY (container_id) REFERENCES tokencontainer(id);
+
+ALTER TABLE ONLY tokencontainerowner
+    ADD CONSTRAINT tokencontainerowner_container_id_fkey FOREIGN KEY (container_id) REFERENCES tokencontainer(id);
+
+ALTER TABLE ONLY tokencontainerowner
+    ADD CONSTRAINT tokencontainerowner_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id);
+
+ALTER TABLE ONLY tokencontainerrealm
+    ADD CONSTRAINT tokencontainerrealm_container_id_fkey FOREIGN KEY (container_id) REFERENCES tokencontainer(id);
+
+ALTER TABLE ONLY tokencontainerrealm
+    ADD CONSTRAINT tokencontainerrealm_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id);
+
+ALTER TABLE ONLY tokencontainerstates
+    ADD CONSTRAINT tokencontainerstates_container_id_fkey FOREIGN KEY (container_id) REFERENCES tokencontainer(id);
+
+ALTER TABLE ONLY tokencontainer
+    ADD CONSTRAINT tokencontainertemplate_id FOREIGN KEY (template_id) REFERENCES tokencontainertemplate(id);
+
+ALTER TABLE ONLY tokencontainertoken
+    ADD CONSTRAINT tokencontainertoken_container_id_fkey FOREIGN KEY (container_id) REFERENCES tokencontainer(id);
+
+ALTER TABLE ONLY tokencontainertoken
+    ADD CONSTRAINT tokencontainertoken_token_id_fkey FOREIGN KEY (token_id) REFERENCES token(id);
+
+ALTER TABLE ONLY tokencredentialidhash
+    ADD CONSTRAINT tokencredentialidhash_token_id_fkey FOREIGN KEY (token_id) REFERENCES token(id);
+
+ALTER TABLE ONLY tokeninfo
+    ADD CONSTRAINT tokeninfo_token_id_fkey FOREIGN KEY (token_id) REFERENCES token(id);
+
+ALTER TABLE ONLY tokenowner
+    ADD CONSTRAINT tokenowner_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id);
+
+ALTER TABLE ONLY tokenowner
+    ADD CONSTRAINT tokenowner_token_id_fkey FOREIGN KEY (token_id) REFERENCES token(id);
+
+ALTER TABLE ONLY tokenrealm
+    ADD CONSTRAINT tokenrealm_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id);
+
+ALTER TABLE ONLY tokenrealm
+    ADD CONSTRAINT tokenrealm_token_id_fkey FOREIGN KEY (token_id) REFERENCES token(id);
+
+ALTER TABLE ONLY tokentokengroup
+    ADD CONSTRAINT tokentokengroup_token_id_fkey FOREIGN KEY (token_id) REFERENCES token(id);
+
+ALTER TABLE ONLY tokentokengroup
+    ADD CONSTRAINT tokentokengroup_tokengroup_id_fkey FOREIGN KEY (tokengroup_id) REFERENCES tokengroup(id);
+
+ALTER TABLE ONLY usersetting
+    ADD CONSTRAINT usersetting_realm_id_fkey FOREIGN KEY (realm_id) REFERENCES realm(id) ON DELETE CASCADE;
 
 INSERT INTO alembic_version (version_num) VALUES ('b7c1e4d2a9f3');
