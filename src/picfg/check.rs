@@ -5,7 +5,7 @@
 //! The file has no loops or branches at statement level, so which names are bound where is
 //! known exactly: a name used before any assignment is reported here (Python's `NameError`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::ast::*;
 use super::builtins::{builtin, module_attr, Attr, Func, Module, REFUSED_BUILTINS, STR_METHODS};
@@ -19,6 +19,9 @@ pub(crate) enum Kind {
     Func(Func),
     /// The result of `open(...)`: only `.read()` may follow.
     File,
+    /// A name already reported (undefined, or bound by a refused import): its uses are not
+    /// reported again.
+    Unknown,
 }
 
 /// Python's `str.isupper()`: the names Flask's `from_object` takes as settings.
@@ -29,6 +32,7 @@ pub(crate) fn is_setting(name: &str) -> bool {
 pub(crate) fn check(stmts: &[Stmt], has_file: bool) -> Vec<Problem> {
     let mut c = Checker {
         scope: HashMap::new(),
+        refused_imports: HashSet::new(),
         problems: Vec::new(),
     };
     if has_file {
@@ -42,6 +46,8 @@ pub(crate) fn check(stmts: &[Stmt], has_file: bool) -> Vec<Problem> {
 
 struct Checker {
     scope: HashMap<String, Kind>,
+    /// Names bound by refused imports (their calls are reported too).
+    refused_imports: HashSet<String>,
     problems: Vec<Problem>,
 }
 
@@ -68,6 +74,9 @@ impl Checker {
                                 n.pos,
                                 format!("importing '{dotted}' is not supported (only os, os.path and logging)"),
                             );
+                            let bound = n.alias.clone().unwrap_or_else(|| n.module[0].clone());
+                            self.refused_imports.insert(bound.clone());
+                            self.scope.insert(bound, Kind::Unknown);
                             continue;
                         }
                     };
@@ -94,6 +103,11 @@ impl Checker {
                         s.pos,
                         format!("'from {dotted} import ...' is not supported (only 'from os import environ, getenv, path', 'import os' and 'import logging')"),
                     );
+                    for n in names {
+                        let bound = n.alias.clone().unwrap_or_else(|| n.module[0].clone());
+                        self.refused_imports.insert(bound.clone());
+                        self.scope.insert(bound, Kind::Unknown);
+                    }
                     return;
                 }
                 for n in names {
@@ -106,6 +120,10 @@ impl Checker {
                                 n.pos,
                                 format!("'from os import {name}' is not supported (only environ, getenv and path)"),
                             );
+                            self.scope.insert(
+                                n.alias.clone().unwrap_or_else(|| name.clone()),
+                                Kind::Unknown,
+                            );
                             continue;
                         }
                     };
@@ -116,7 +134,7 @@ impl Checker {
             StmtKind::Assign { targets, value } => {
                 let kind = self.expr(value);
                 for (name, pos) in targets {
-                    if kind != Kind::Value && is_setting(name) {
+                    if !matches!(kind, Kind::Value | Kind::Unknown) && is_setting(name) {
                         self.problem(
                             *pos,
                             format!("the setting {name} must be a value, not a module, function or file"),
@@ -131,7 +149,7 @@ impl Checker {
                         s.pos,
                         "this name is not defined (it is not assigned before this line)",
                     ),
-                    Some(Kind::Value) => {}
+                    Some(Kind::Value | Kind::Unknown) => {}
                     Some(_) => {
                         self.problem(s.pos, "a module or function cannot be used as a value")
                     }
@@ -144,7 +162,7 @@ impl Checker {
 
     /// An expression that must be a plain value.
     fn value(&mut self, e: &Expr) {
-        if self.expr(e) != Kind::Value {
+        if !matches!(self.expr(e), Kind::Value | Kind::Unknown) {
             self.problem(
                 e.pos,
                 "a module, function or file cannot be used as a value here",
@@ -165,6 +183,7 @@ impl Checker {
             }
             ExprKind::Name(n) => self.name(n, e.pos),
             ExprKind::Attr(obj, name) => match self.expr(obj) {
+                Kind::Unknown => Kind::Unknown,
                 Kind::Module(m) => match module_attr(m, name) {
                     Some(Attr::Module(m)) => Kind::Module(m),
                     Some(Attr::Func(f)) => Kind::Func(f),
@@ -204,6 +223,18 @@ impl Checker {
                 }
                 let f = if let ExprKind::Attr(obj, name) = &func.kind {
                     match self.expr(obj) {
+                        Kind::Unknown => {
+                            // `subprocess.run(...)` after a refused `import subprocess`.
+                            if let ExprKind::Name(module) = &obj.kind {
+                                if self.refused_imports.contains(module) {
+                                    self.problem(
+                                        func.pos,
+                                        format!("calling '{module}.{name}' is not supported (not in the allow-list)"),
+                                    );
+                                }
+                            }
+                            return Kind::Unknown;
+                        }
                         Kind::Module(m) => match module_attr(m, name) {
                             Some(Attr::Func(f)) => Some(f),
                             Some(_) => {
@@ -248,6 +279,7 @@ impl Checker {
                     let before = self.problems.len();
                     match self.expr(func) {
                         Kind::Func(f) => Some(f),
+                        Kind::Unknown => return Kind::Unknown,
                         // An unknown or refused name was reported already.
                         _ if self.problems.len() > before => None,
                         _ => {
@@ -267,7 +299,7 @@ impl Checker {
             ExprKind::Subscript(obj, idx) => {
                 let k = self.expr(obj);
                 match (k, &idx.kind) {
-                    (Kind::Value, _) => {}
+                    (Kind::Value | Kind::Unknown, _) => {}
                     (Kind::Module(Module::Environ), ExprKind::Slice(..)) => {
                         self.problem(idx.pos, "os.environ cannot be sliced")
                     }
@@ -313,7 +345,7 @@ impl Checker {
                     let k = self.expr(rhs);
                     let environ_ok = matches!(op, CmpOp::In | CmpOp::NotIn)
                         && k == Kind::Module(Module::Environ);
-                    if k != Kind::Value && !environ_ok {
+                    if !matches!(k, Kind::Value | Kind::Unknown) && !environ_ok {
                         self.problem(
                             rhs.pos,
                             "a module, function or file cannot be used as a value here",
@@ -379,6 +411,6 @@ impl Checker {
             // Not named: an unquoted secret (`SECRET_KEY = abc123`) reads as a name.
             self.problem(pos, "this name is not defined (it is not assigned before this line; a string needs quotes)");
         }
-        Kind::Value
+        Kind::Unknown
     }
 }

@@ -14,6 +14,7 @@ mod concurrency;
 mod create_tables;
 mod jobs;
 mod keys;
+mod picfg;
 mod policies;
 mod policies_cli;
 mod scheduler;
