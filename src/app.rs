@@ -33,6 +33,8 @@ impl AppError {
 #[derive(Debug, Clone)]
 pub struct Globals {
     pub picfg: Option<std::path::PathBuf>,
+    /// `--picfg-python`: the interpreter that executes pi.cfg.
+    pub picfg_python: Option<std::path::PathBuf>,
     pub quiet: bool,
     pub format: Format,
     /// Where the passphrase of a passphrase-encrypted enckey comes from, if given.
@@ -42,6 +44,7 @@ pub struct Globals {
 pub fn run(cli: Cli) -> Result<i32, AppError> {
     let globals = Globals {
         picfg: cli.picfg,
+        picfg_python: cli.picfg_python.filter(|p| !p.as_os_str().is_empty()),
         quiet: cli.quiet,
         format: match cli.output {
             OutputFormat::Text => Format::Text,

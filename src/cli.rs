@@ -17,6 +17,9 @@ pub struct Cli {
     /// privacyIDEA's configuration file [default: $PRIVACYIDEA_CONFIGFILE, else /etc/privacyidea/pi.cfg]
     #[arg(long, global = true, value_name = "PATH")]
     pub picfg: Option<PathBuf>,
+    /// Let this Python interpreter (e.g. privacyIDEA's venv python) execute pi.cfg, for files beyond the Python subset pi-manage reads itself
+    #[arg(long, global = true, value_name = "PATH", env = "PIM_PICFG_PYTHON")]
+    pub picfg_python: Option<PathBuf>,
     /// Print only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,

@@ -31,6 +31,8 @@ pub struct Settings {
     pub audit_key_private: Option<PathBuf>,
     pub audit_key_public: Option<PathBuf>,
     pub audit_module: Option<String>,
+    /// Notes about reading pi.cfg for the operator (settings `--picfg-python` left out).
+    pub notes: Vec<String>,
 }
 
 /// What to read settings from.
@@ -41,6 +43,9 @@ pub struct SettingsRequest {
     /// Database URLs given directly (a job file's `connection`), overriding pi.cfg.
     pub database: Option<String>,
     pub audit_database: Option<String>,
+    /// `--picfg-python`: the interpreter that executes pi.cfg instead of pi-manage's own
+    /// evaluator.
+    pub picfg_python: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,17 +93,24 @@ impl Settings {
             audit_key_private: None,
             audit_key_public: None,
             audit_module: None,
+            notes: Vec::new(),
         }
     }
 
-    /// Resolve settings for a request.
+    /// Resolve settings for a request. A relative pi.cfg path is taken relative to the working
+    /// directory here, once, so that everything after (its directory for backups, `__file__`,
+    /// messages) sees the absolute path.
     pub fn resolve(req: &SettingsRequest, env: Env<'_>) -> Result<Settings, SettingsError> {
         let (path, explicit) = match &req.explicit_picfg {
             Some(p) => (p.clone(), true),
             None => (default_picfg_path(env), false),
         };
+        let path = absolute(&path);
         let cfg = if path.exists() {
-            Some(PiCfg::load(&path)?)
+            Some(match &req.picfg_python {
+                Some(python) => PiCfg::load_python(&path, python)?,
+                None => PiCfg::load_with(&path, env)?,
+            })
         } else if explicit || req.database.is_none() {
             return Err(SettingsError::NotFound {
                 path,
@@ -165,8 +177,14 @@ impl Settings {
             audit_key_private: get("PI_AUDIT_KEY_PRIVATE")?.map(PathBuf::from),
             audit_key_public: get("PI_AUDIT_KEY_PUBLIC")?.map(PathBuf::from),
             audit_module: get("PI_AUDIT_MODULE")?,
+            notes: cfg.map(|c| c.notes().to_vec()).unwrap_or_default(),
         })
     }
+}
+
+/// `path` made absolute against the working directory (unchanged when that is unknown).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Flask parses `PRIVACYIDEA_*` values as JSON when it can; for strings that means a quoted

@@ -48,13 +48,23 @@ pub(crate) fn run_single_task(
 
 /// The settings of the installation `--picfg` (or privacyIDEA's default) describes.
 pub(crate) fn installation(globals: &Globals) -> Result<Settings, AppError> {
-    Ok(Settings::resolve(
+    let settings = Settings::resolve(
         &SettingsRequest {
             explicit_picfg: globals.picfg.clone(),
+            picfg_python: globals.picfg_python.clone(),
             ..Default::default()
         },
         &process_env,
-    )?)
+    )?;
+    print_notes(&settings);
+    Ok(settings)
+}
+
+/// Notes about reading pi.cfg (settings `--picfg-python` left out), on stderr.
+pub(crate) fn print_notes(settings: &Settings) {
+    for note in &settings.notes {
+        report::print_error(&format!("note: {note}"));
+    }
 }
 
 /// Run one prepared task with privacyIDEA-style output.
@@ -64,13 +74,7 @@ pub(crate) fn run_task(
     task: tasks::Task,
     dry_run: bool,
 ) -> Result<i32, AppError> {
-    let settings = Settings::resolve(
-        &SettingsRequest {
-            explicit_picfg: globals.picfg.clone(),
-            ..Default::default()
-        },
-        &process_env,
-    )?;
+    let settings = installation(globals)?;
     let mut reporter = Reporter::new(globals.format, Style::Peer, globals.quiet);
     let rt = Runtime {
         clock: &SystemClock,

@@ -50,9 +50,11 @@ pub fn run(globals: &Globals, args: &RunArgs) -> Result<i32, AppError> {
     // Resolve every installation before running anything.
     let mut resolved = Vec::new();
     for job in &jobs {
-        let req = job.settings_request(globals.picfg.as_deref());
+        let mut req = job.settings_request(globals.picfg.as_deref());
+        req.picfg_python = globals.picfg_python.clone();
         let settings = Settings::resolve(&req, &process_env)
             .map_err(|e| AppError::Invalid(format!("{}: {e}", job.path.display())))?;
+        super::print_notes(&settings);
         resolved.push(settings);
     }
     let mut reporter = Reporter::new(globals.format, Style::Plan, globals.quiet);

@@ -18,16 +18,20 @@ fn duration(flag: &str, text: &str) -> Result<Duration, AppError> {
 }
 
 pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
-    let (jobs, warnings) =
-        daemon::load(&args.paths, globals.picfg.as_deref()).map_err(|problems| {
-            for p in &problems {
-                report::print_error(p);
-            }
-            AppError::Invalid(format!(
-                "{} problem(s) in the job files; the scheduler did not start",
-                problems.len()
-            ))
-        })?;
+    let (jobs, warnings) = daemon::load(
+        &args.paths,
+        globals.picfg.as_deref(),
+        globals.picfg_python.as_deref(),
+    )
+    .map_err(|problems| {
+        for p in &problems {
+            report::print_error(p);
+        }
+        AppError::Invalid(format!(
+            "{} problem(s) in the job files; the scheduler did not start",
+            problems.len()
+        ))
+    })?;
     report::print_diagnostics(&warnings);
     if args.list {
         for line in daemon::upcoming(&jobs, chrono::Utc::now(), args.count) {
@@ -50,6 +54,7 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
         history_retention: duration("--history-retention", &args.history_retention)?.to_chrono(),
         open: OpenOptions::default(),
         picfg: globals.picfg.clone(),
+        picfg_python: globals.picfg_python.clone(),
     };
     let log = SchedulerLog::new(
         match args.log_format {

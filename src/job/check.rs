@@ -48,6 +48,7 @@ impl ValidJob {
                 .or_else(|| fallback_picfg.map(Path::to_path_buf)),
             database: conn.database,
             audit_database: conn.audit_database,
+            picfg_python: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use super::entry::{entry_name, json_type, parse_entry, PolicyEntry};
 use super::pyyaml::resolves_to_str;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::source::{escape_segment, Pos, Source};
-use crate::picfg::{PiCfg, PyValue};
+use crate::picfg::{literal_eval, PyValue};
 
 /// The privacyIDEA release whose formats pi-manage writes and expects.
 pub const PRIVACYIDEA_VERSION: &str = "3.14";
@@ -344,9 +344,7 @@ pub fn parse_entries(
 /// A Python literal (`ast.literal_eval`), for `config policy create -f` files and privacyIDEA's
 /// third import format. `None` when the text is not one.
 pub fn python_literal(text: &str) -> Option<Value> {
-    // pi.cfg's reader parses literals; an assignment wraps the text into a file it accepts.
-    let cfg = PiCfg::parse(&format!("LITERAL = {}\n", text.trim())).ok()?;
-    py_to_json(cfg.get("LITERAL")?)
+    py_to_json(&literal_eval(text)?)
 }
 
 fn py_to_json(v: &PyValue) -> Option<Value> {

@@ -43,6 +43,8 @@ pub struct ScheduleOptions {
     pub open: OpenOptions,
     /// The `--picfg` for job files that name no connection.
     pub picfg: Option<PathBuf>,
+    /// `--picfg-python`.
+    pub picfg_python: Option<PathBuf>,
 }
 
 /// A job file ready to be scheduled.
@@ -105,6 +107,7 @@ pub fn job_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 pub fn load(
     paths: &[PathBuf],
     picfg: Option<&Path>,
+    picfg_python: Option<&Path>,
 ) -> Result<(Vec<Scheduled>, Vec<Diagnostic>), Vec<String>> {
     let files = job_files(paths).map_err(|e| vec![e])?;
     let mut problems = Vec::new();
@@ -149,7 +152,8 @@ pub fn load(
             Some(name) => Tz::from_str(name).unwrap_or(Tz::UTC),
             None => host_timezone(),
         };
-        let req = job.settings_request(picfg);
+        let mut req = job.settings_request(picfg);
+        req.picfg_python = picfg_python.map(Path::to_path_buf);
         let settings = match Settings::resolve(&req, &process_env) {
             Ok(s) => s,
             Err(e) => {
@@ -245,7 +249,7 @@ pub fn run(
     let mut ledgers: HashMap<String, Ledger> = HashMap::new();
     while interrupt.requested().is_none() {
         if hup.swap(false, Ordering::SeqCst) {
-            match load(paths, opts.picfg.as_deref()) {
+            match load(paths, opts.picfg.as_deref(), opts.picfg_python.as_deref()) {
                 Ok((new, _)) => {
                     let running: HashMap<String, JoinHandle<()>> = states
                         .drain(..)

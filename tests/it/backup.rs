@@ -1386,6 +1386,59 @@ fn cli_create_and_verify_speak_privacyideas_lines() {
 }
 
 #[test]
+fn a_relative_picfg_archives_the_directory_that_holds_it() {
+    let db = databases().into_iter().next().unwrap();
+    run_spec(
+        &db,
+        TaskSpec::CreateTables(Default::default()),
+        false,
+        &clock_utc(),
+    );
+    let install = Install::new(&url_text(&db.url));
+    let etc = install.path("etc");
+    let backup_dir = install.path("backup");
+    // `--picfg pi.cfg` from inside etc/, no --config-dir: etc/ is archived, not /etc/privacyidea.
+    let create = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pi-manage"))
+            .args(["--picfg", "pi.cfg", "backup", "create", "-d"])
+            .arg(&backup_dir)
+            .args(extra)
+            .current_dir(&etc)
+            .env_remove("PRIVACYIDEA_CONFIGFILE")
+            .output()
+            .unwrap()
+    };
+    let dry = create(&["--dry-run"]);
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&dry),
+        stderr(&dry)
+    );
+    assert!(
+        stdout(&dry).contains(&format!(" members of {} to ", etc.display())),
+        "{}",
+        stdout(&dry)
+    );
+    let o = create(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let archive = install.archives().pop().unwrap();
+    let mut names = Vec::new();
+    let mut tar = tar::Archive::new(xz2::read::XzDecoder::new(fs::File::open(&archive).unwrap()));
+    for entry in tar.entries().unwrap() {
+        names.push(entry.unwrap().path().unwrap().display().to_string());
+    }
+    let want = etc.join("pi.cfg").display().to_string();
+    assert!(
+        names
+            .iter()
+            .any(|n| want.ends_with(n.as_str()) && n.ends_with("etc/pi.cfg")),
+        "{want} not in {names:?}"
+    );
+}
+
+#[test]
 fn a_job_file_backs_up_prunes_and_verifies() {
     let db = databases().into_iter().next().unwrap();
     run_spec(

@@ -244,11 +244,11 @@ fn configuration_problems() {
         "{}",
         stderr(&o)
     );
-    // pi.cfg that is not a literal: exit 2 with line and column, never executed.
+    // pi.cfg beyond what pi-manage evaluates: exit 2 with line and column, never executed.
     let cfg = dir.path().join("pi.cfg");
     std::fs::write(
         &cfg,
-        "import os\nSQLALCHEMY_DATABASE_URI = os.environ['X']\n",
+        "import os\nSQLALCHEMY_DATABASE_URI = os.popen('id').read()\n",
     )
     .unwrap();
     let o = pi_manage(
@@ -257,7 +257,7 @@ fn configuration_problems() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains(&format!("{}:1:1:", cfg.display())),
+        stderr(&o).contains(&format!("{}:2:30: calling 'os.popen'", cfg.display())),
         "{}",
         stderr(&o)
     );

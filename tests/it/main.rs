@@ -15,6 +15,7 @@ mod create_tables;
 mod db_cli;
 mod jobs;
 mod keys;
+mod picfg;
 mod policies;
 mod policies_cli;
 mod scheduler;
