@@ -650,7 +650,7 @@ pub fn python_timedelta_str(delta: TimeDelta) -> String {
 }
 
 /// Python's `repr()` of a string: single quotes unless the text has a `'` and no `"`.
-fn py_repr_str(s: &str) -> String {
+pub(crate) fn py_repr_str(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

@@ -11,18 +11,24 @@ pub mod api_token;
 pub mod audit_keys;
 pub mod audit_rotate;
 pub mod audit_verify;
+pub mod authcache_cleanup;
+pub mod authlog_cleanup;
 pub mod backup;
 pub mod backup_verify;
 pub mod challenge_cleanup;
 pub mod cleanup;
+pub mod conditional_access_purge;
 mod context;
 pub mod create_tables;
 pub mod enckey;
 mod kind;
+pub mod metrics_cleanup;
 mod outcome;
 pub mod policies;
 mod registry;
+pub mod remembered_device_cleanup;
 mod require;
+pub mod usercache_cleanup;
 
 use std::path::{Path, PathBuf};
 

@@ -66,6 +66,12 @@ task_kinds! {
     Policies(super::policies::Policies),
     Backup(super::backup::Backup),
     BackupVerify(super::backup_verify::BackupVerify),
+    AuthlogCleanup(super::authlog_cleanup::AuthlogCleanup),
+    AuthcacheCleanup(super::authcache_cleanup::AuthcacheCleanup),
+    RememberedDeviceCleanup(super::remembered_device_cleanup::RememberedDeviceCleanup),
+    MetricsCleanup(super::metrics_cleanup::MetricsCleanup),
+    ConditionalAccessPurge(super::conditional_access_purge::ConditionalAccessPurge),
+    UsercacheCleanup(super::usercache_cleanup::UsercacheCleanup),
 }
 
 impl TaskSpec {
