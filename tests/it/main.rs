@@ -8,6 +8,7 @@ mod audit_rotate;
 mod audit_verify;
 mod backup;
 mod challenge_cleanup;
+mod cleanups;
 mod cli;
 mod cli_keys;
 mod concurrency;
