@@ -9,6 +9,7 @@ mod audit_verify;
 mod backup;
 mod challenge_cleanup;
 mod cleanups;
+mod cleanups_cli;
 mod cli;
 mod cli_keys;
 mod concurrency;
