@@ -2,8 +2,9 @@
 //! needs and dispatches to `commands`. Returns the exit code, or an error `main` renders.
 
 use crate::cli::{
-    AdminCommand, ApiCommand, AuditCommand, ChallengeCommand, Cli, Command, ConfigCommand,
-    DbCommand, OutputFormat, SetupCommand,
+    AdminCommand, ApiCommand, AuditCommand, AuthcacheCommand, AuthlogCommand, ChallengeCommand,
+    Cli, Command, ConfigCommand, DbCommand, MetricsCommand, OutputFormat, RememberedDeviceCommand,
+    SetupCommand, UsercacheCommand,
 };
 use crate::commands;
 use crate::report::Format;
@@ -97,5 +98,22 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
             commands::db::drop_tables(&globals, &args)
         }
         Command::Backup(cmd) => commands::backup::run(&globals, cmd),
+        Command::Authlog(AuthlogCommand::Cleanup(args)) => {
+            commands::authlog::cleanup(&globals, &args)
+        }
+        Command::Config(ConfigCommand::Authcache(AuthcacheCommand::Cleanup(args)))
+        | Command::Authcache(AuthcacheCommand::Cleanup(args)) => {
+            commands::authcache::cleanup(&globals, &args)
+        }
+        Command::Config(ConfigCommand::Metrics(MetricsCommand::Cleanup(args))) => {
+            commands::metrics::cleanup(&globals, &args)
+        }
+        Command::Config(ConfigCommand::RememberedDevice(RememberedDeviceCommand::Cleanup(
+            args,
+        ))) => commands::remembered_device::cleanup(&globals, &args),
+        Command::Usercache(UsercacheCommand::Cleanup(args)) => {
+            commands::usercache::cleanup(&globals, &args)
+        }
+        Command::Conditionalaccess(cmd) => commands::conditional_access::run(&globals, cmd),
     }
 }

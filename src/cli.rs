@@ -96,6 +96,115 @@ pub enum Command {
     /// Back up, verify and restore the database and configuration.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Manage authentication log data.
+    #[command(subcommand)]
+    Authlog(AuthlogCommand),
+    /// Conditional access: expired IP blocks and user locks.
+    #[command(subcommand, name = "conditionalaccess")]
+    Conditionalaccess(ConditionalAccessCommand),
+    /// The user cache (privacyidea-usercache-cleanup).
+    #[command(subcommand)]
+    Usercache(UsercacheCommand),
+    /// Deprecated alias of `pi-manage config authcache`.
+    #[command(subcommand, hide = true)]
+    Authcache(AuthcacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthlogCommand {
+    /// Clean up old authentication log entries.
+    Cleanup(AuthlogCleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuthlogCleanupArgs {
+    /// Delete authentication log entries older than this number of days.
+    #[arg(long, value_name = "DAYS", required = true, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(0..))]
+    pub age: i64,
+    /// Delete entries in chunks of the given size to avoid deadlocks.
+    #[arg(long, value_name = "INT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunksize: Option<u64>,
+    /// Do not actually delete, only show what would be done.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthcacheCommand {
+    /// Remove entries from the authcache (by default those no active auth_cache policy accepts any more).
+    Cleanup(AuthcacheCleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuthcacheCleanupArgs {
+    /// Clean up authcache entries not used for this number of minutes. By default the entries
+    /// are removed that no active auth_cache policy accepts any more.
+    #[arg(short = 'm', long, value_name = "INT", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(0..))]
+    pub minutes: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Delete metric rows older than the given number of hours.
+    Cleanup(MetricsCleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsCleanupArgs {
+    /// Delete metric rows whose 5-minute window started more than this many hours ago.
+    #[arg(long, value_name = "INT", default_value_t = 24, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub older_than_hours: i64,
+    /// Do not actually delete, only show what would be done.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RememberedDeviceCommand {
+    /// Delete all expired remembered devices from the database.
+    Cleanup(RememberedDeviceCleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RememberedDeviceCleanupArgs {
+    /// Delete entries in chunks of the given size to avoid deadlocks.
+    #[arg(long, value_name = "INT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunksize: Option<u64>,
+    /// Do not actually delete, only show what would be done.
+    #[arg(long, alias = "dry-run")]
+    pub dryrun: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConditionalAccessCommand {
+    /// List the currently blocked IPs.
+    #[command(name = "list-blocked-ips")]
+    ListBlockedIps,
+    /// Remove only stale IP blocks (expired or lifted); keep the ones still in force.
+    #[command(name = "purge-expired-blocks")]
+    PurgeExpiredBlocks,
+    /// List the currently locked users.
+    #[command(name = "list-locked-users")]
+    ListLockedUsers,
+    /// Remove only stale user locks (expired or unlocked); keep the ones still in force.
+    #[command(name = "purge-expired-locks")]
+    PurgeExpiredLocks,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsercacheCommand {
+    /// Delete user-cache entries older than the UserCacheExpiration setting.
+    Cleanup(UsercacheCleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsercacheCleanupArgs {
+    /// List the expired entries, delete nothing.
+    #[arg(short = 'n', long)]
+    pub noaction: bool,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +329,15 @@ pub enum ConfigCommand {
     /// Import policies from privacyIDEA's export format (JSON, YAML or a Python literal).
     #[command(alias = "importer")]
     Import(ConfigImportArgs),
+    /// Manage authentication cache.
+    #[command(subcommand)]
+    Authcache(AuthcacheCommand),
+    /// Manage the internal metrics.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+    /// Manage remembered devices.
+    #[command(subcommand, name = "remembered_device")]
+    RememberedDevice(RememberedDeviceCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -84,6 +84,12 @@ impl TaskOutput for Reporter {
         }
     }
 
+    fn warning(&mut self, line: &str) {
+        if self.text() {
+            eprintln!("{line}");
+        }
+    }
+
     fn progress(&mut self, label: &str, total: Option<u64>) -> Box<dyn DeleteObserver> {
         if !self.progress {
             return Box::new(crate::db::delete::NoProgress);

@@ -20,7 +20,7 @@ pub fn add(globals: &Globals, args: &AdminAddArgs) -> Result<i32, AppError> {
         "password",
         true,
     );
-    let task = Task::Admin(AdminTask {
+    let task = Task::new(AdminTask {
         name: "admin add".into(),
         username: args.username.clone(),
         state: Presence::Present,
@@ -50,7 +50,7 @@ pub fn change(globals: &Globals, args: &AdminChangeArgs) -> Result<i32, AppError
     if password.is_none() && args.email.is_none() {
         return Err(AppError::Usage("admin change: give --email and/or a new password (--password-file, --password-env or --prompt)".into()));
     }
-    let task = Task::Admin(AdminTask {
+    let task = Task::new(AdminTask {
         name: "admin change".into(),
         username: args.username.clone(),
         state: Presence::Present,
@@ -64,7 +64,7 @@ pub fn change(globals: &Globals, args: &AdminChangeArgs) -> Result<i32, AppError
 
 /// `admin delete USER`: an unknown administrator is a clean error (exit 1), not a traceback.
 pub fn delete(globals: &Globals, args: &AdminDeleteArgs) -> Result<i32, AppError> {
-    let task = Task::Admin(AdminTask {
+    let task = Task::new(AdminTask {
         name: "admin delete".into(),
         username: args.username.clone(),
         state: Presence::Absent,

@@ -8,7 +8,7 @@ use crate::tasks::api_token::ApiTokenTask;
 use crate::tasks::Task;
 
 pub fn createtoken(globals: &Globals, args: &CreateTokenArgs) -> Result<i32, AppError> {
-    let task = Task::ApiToken(ApiTokenTask {
+    let task = Task::new(ApiTokenTask {
         name: "api createtoken".into(),
         username: args.username.clone(),
         realm: args.realm.clone(),

@@ -40,7 +40,7 @@ pub fn verify(globals: &Globals, args: &AuditVerifyArgs) -> Result<i32, AppError
         }
         None => None,
     };
-    let task = Task::AuditVerify(AuditVerifyTask {
+    let task = Task::new(AuditVerifyTask {
         name: "audit verify".into(),
         since,
         public_key: args.public_key.clone(),

@@ -52,7 +52,7 @@ fn create(globals: &Globals, a: &BackupCreateArgs) -> Result<i32, AppError> {
 
 /// `backup verify FILE`: needs no installation, so it runs without a pi.cfg too.
 fn verify(globals: &Globals, a: &BackupVerifyArgs) -> Result<i32, AppError> {
-    let task = Task::BackupVerify(BackupVerifyTask {
+    let task = Task::new(BackupVerifyTask {
         name: "backup verify".into(),
         target: Target::File(backup::absolute(&a.file)),
     });

@@ -4,14 +4,20 @@
 pub mod admin;
 pub mod api;
 pub mod audit;
+pub mod authcache;
+pub mod authlog;
 pub mod backup;
 pub mod challenge;
+pub mod conditional_access;
 pub mod db;
+pub mod metrics;
 pub mod policy;
+pub mod remembered_device;
 pub mod run;
 pub mod schedule;
 pub mod schema;
 pub mod setup;
+pub mod usercache;
 pub mod validate;
 
 use std::path::Path;

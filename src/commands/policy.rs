@@ -36,7 +36,7 @@ pub fn policy(globals: &Globals, cmd: &PolicyCommand) -> Result<i32, AppError> {
                     policy: a.name.clone(),
                 },
             };
-            super::run_task(globals, "config policy delete", Task::Policies(task), false)
+            super::run_task(globals, "config policy delete", Task::new(task), false)
         }
         PolicyCommand::Create(a) => create(globals, a),
     }
@@ -55,7 +55,7 @@ fn set_active(globals: &Globals, name: &str, active: bool) -> Result<i32, AppErr
             active,
         },
     };
-    super::run_task(globals, job, Task::Policies(task), false)
+    super::run_task(globals, job, Task::new(task), false)
 }
 
 /// Read every stored policy, or the exit code for why not (3: no connection).
@@ -299,7 +299,7 @@ pub fn import(globals: &Globals, args: &ConfigImportArgs) -> Result<i32, AppErro
             voice: Voice::Import,
         }),
     };
-    super::run_task(globals, "config import", Task::Policies(task), args.dryrun)
+    super::run_task(globals, "config import", Task::new(task), args.dryrun)
 }
 
 /// `config policy create NAME SCOPE ACTION [-f FILE]`: privacyIDEA's `set_policy`; a Python
@@ -410,7 +410,7 @@ fn create(globals: &Globals, args: &PolicyCreateArgs) -> Result<i32, AppError> {
             voice: Voice::Create,
         }),
     };
-    super::run_task(globals, "config policy create", Task::Policies(task), false)
+    super::run_task(globals, "config policy create", Task::new(task), false)
 }
 
 /// Python's truth value of a literal.

@@ -32,7 +32,7 @@ pub fn create_enckey(globals: &Globals, args: &CreateEnckeyArgs) -> Result<i32, 
                 AppError::Usage(format!("--enckey_b64: {e}; no key file was written"))
             })?),
         };
-    let task = Task::Enckey(EnckeyTask {
+    let task = Task::new(EnckeyTask {
         name: "setup create_enckey".into(),
         path: None,
         key,
@@ -81,7 +81,7 @@ pub fn encrypt_enckey(globals: &Globals, args: &EncryptEnckeyArgs) -> Result<i32
 
 /// `setup create_audit_keys [-k BITS]`.
 pub fn create_audit_keys(globals: &Globals, args: &CreateAuditKeysArgs) -> Result<i32, AppError> {
-    let task = Task::AuditKeys(AuditKeysTask {
+    let task = Task::new(AuditKeysTask {
         name: "setup create_audit_keys".into(),
         keysize: args.keysize as usize,
         private_key: None,

@@ -3,6 +3,7 @@
 //!
 //! Every task kind is one variant of [`TaskSpec`], tagged by `kind`, with its parameters in
 //! a struct named after it; `kind: audit_rotate` ↔ [`AuditRotate`] ↔ `src/tasks/audit_rotate.rs`.
+//! The structs of the first kinds live here; newer kinds keep theirs in their task file.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -96,90 +97,9 @@ pub struct ConnectionSpec {
     pub audit_database: Option<String>,
 }
 
-/// One maintenance task, selected by `kind`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TaskSpec {
-    /// Delete old entries from the audit log (`pidea_audit`), by watermarks, by age, or by rules.
-    AuditRotate(AuditRotate),
-    /// Delete expired challenges from the `challenge` table.
-    ChallengeCleanup(ChallengeCleanup),
-    /// Create privacyIDEA's tables in an empty database and stamp the schema revision.
-    CreateTables(CreateTables),
-    /// Ensure the encryption key file (`PI_ENCFILE`) exists; never overwrite it.
-    Enckey(Enckey),
-    /// Ensure the audit signing key pair (`PI_AUDIT_KEY_PRIVATE`/`PUBLIC`) exists.
-    AuditKeys(AuditKeys),
-    /// Ensure an administrator exists (or is absent), with its email and password.
-    Admin(Admin),
-    /// Keep an API token (JWT) in a file, renewing it before it expires.
-    ApiToken(ApiToken),
-    /// Check the signature of every audit entry; fail if any does not verify.
-    AuditVerify(AuditVerify),
-    /// Apply privacyIDEA policies from files or written inline (merge or exact), in one
-    /// transaction, with a diff in dry runs.
-    Policies(crate::tasks::policies::Policies),
-    /// Back up the database and configuration into one archive, then prune old archives.
-    Backup(crate::tasks::backup::Backup),
-    /// Check a backup archive (checksums, pi.cfg, a readable dump) without changing anything.
-    BackupVerify(crate::tasks::backup_verify::BackupVerify),
-}
-
-impl TaskSpec {
-    /// The `kind` string of this task.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            TaskSpec::AuditRotate(_) => "audit_rotate",
-            TaskSpec::ChallengeCleanup(_) => "challenge_cleanup",
-            TaskSpec::CreateTables(_) => "create_tables",
-            TaskSpec::Enckey(_) => "enckey",
-            TaskSpec::AuditKeys(_) => "audit_keys",
-            TaskSpec::Admin(_) => "admin",
-            TaskSpec::ApiToken(_) => "api_token",
-            TaskSpec::AuditVerify(_) => "audit_verify",
-            TaskSpec::Policies(_) => "policies",
-            TaskSpec::Backup(_) => "backup",
-            TaskSpec::BackupVerify(_) => "backup_verify",
-        }
-    }
-
-    /// Every `kind` a job file may use, in declaration order (the schema's `oneOf` order).
-    pub const KINDS: &'static [&'static str] = &[
-        "audit_rotate",
-        "challenge_cleanup",
-        "create_tables",
-        "enckey",
-        "audit_keys",
-        "admin",
-        "api_token",
-        "audit_verify",
-        "policies",
-        "backup",
-        "backup_verify",
-    ];
-
-    /// The name given in the file, if any.
-    pub fn explicit_name(&self) -> Option<&str> {
-        match self {
-            TaskSpec::AuditRotate(t) => t.name.as_deref(),
-            TaskSpec::ChallengeCleanup(t) => t.name.as_deref(),
-            TaskSpec::CreateTables(t) => t.name.as_deref(),
-            TaskSpec::Enckey(t) => t.name.as_deref(),
-            TaskSpec::AuditKeys(t) => t.name.as_deref(),
-            TaskSpec::Admin(t) => t.name.as_deref(),
-            TaskSpec::ApiToken(t) => t.name.as_deref(),
-            TaskSpec::AuditVerify(t) => t.name.as_deref(),
-            TaskSpec::Policies(t) => t.name.as_deref(),
-            TaskSpec::Backup(t) => t.name.as_deref(),
-            TaskSpec::BackupVerify(t) => t.name.as_deref(),
-        }
-    }
-
-    /// The task's name: the one given, else its kind.
-    pub fn name(&self) -> &str {
-        self.explicit_name().unwrap_or(self.kind())
-    }
-}
+/// One maintenance task, selected by `kind` (generated from the list in
+/// `src/tasks/registry.rs`).
+pub use crate::tasks::TaskSpec;
 
 /// Audit-log rotation, as `pi-manage audit rotate`. Give at most one of `watermark`,
 /// `older_than`, `rules` and `rules_file`; with none, the watermark defaults apply
@@ -256,7 +176,8 @@ pub struct AuditRule {
     pub matches: BTreeMap<String, String>,
 }
 
-/// Challenge cleanup, as `pi-manage config challenge cleanup`.
+/// Delete expired challenges from the `challenge` table (as `pi-manage config challenge
+/// cleanup`), or with `older_than` those created longer ago.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeCleanup {

@@ -8,6 +8,9 @@ use crate::db::{Connection, Value};
 use crate::job::model::Presence;
 use crate::secret_input::SecretSource;
 
+/// The `kind` string of job files.
+pub const KIND: &str = "admin";
+
 pub const TABLE: &str = "admin";
 
 /// How the task talks: plan style, or privacyIDEA's messages for the imperative commands.
@@ -77,10 +80,6 @@ pub fn format_admin_list(admins: &[AdminEntry]) -> Vec<String> {
 }
 
 impl AdminTask {
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, "admin", |out| self.run_inner(ctx, out))
-    }
-
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         let pepper = ctx.settings.pepper.clone();
         let user = &self.username;
@@ -255,5 +254,74 @@ impl AdminTask {
             }
         }
         Ok(())
+    }
+}
+
+impl super::TaskKind for AdminTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
+impl super::KindSpec for crate::job::model::Admin {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        use crate::secret_input::SecretSource;
+        let password = match (&self.password_file, &self.password_env) {
+            (Some(_), Some(_)) => {
+                diags.push(site.error(
+                    "/password_env",
+                    "give either password_file or password_env, not both",
+                ));
+                return None;
+            }
+            (Some(f), None) => {
+                let path = site.resolve(f);
+                if !path.exists() {
+                    diags.push(site.error(
+                        "/password_file",
+                        format!("password file not found: {}", path.display()),
+                    ));
+                    return None;
+                }
+                Some(SecretSource::File(path))
+            }
+            (None, Some(var)) => Some(SecretSource::Env(var.clone())),
+            (None, None) => None,
+        };
+        if self.update_password && password.is_none() {
+            diags.push(site.error(
+                "/update_password",
+                "update_password needs password_file or password_env",
+            ));
+            return None;
+        }
+        Some(super::Task::new(AdminTask {
+            name,
+            username: self.username.clone(),
+            state: self.state,
+            email: self.email.clone(),
+            password,
+            update_password: self.update_password,
+            command: AdminCommand::Plan,
+        }))
     }
 }

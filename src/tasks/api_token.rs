@@ -12,6 +12,9 @@ use crate::crypto::jwt::{create_api_token, verify_api_token, ApiRole};
 use crate::job::model::Duration;
 use crate::secret::Secret;
 
+/// The `kind` string of job files.
+pub const KIND: &str = "api_token";
+
 #[derive(Debug)]
 pub struct ApiTokenTask {
     pub name: String,
@@ -42,10 +45,6 @@ fn secret_key(ctx: &TaskContext<'_>) -> Result<Secret, TaskError> {
 }
 
 impl ApiTokenTask {
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, "api_token", |out| self.run_inner(ctx, out))
-    }
-
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         let key = secret_key(ctx)?;
         let now = ctx.clock.now_utc().and_utc().timestamp();
@@ -141,5 +140,69 @@ impl ApiTokenTask {
             }
         }
         Ok(())
+    }
+}
+
+impl super::TaskKind for ApiTokenTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
+impl super::KindSpec for crate::job::model::ApiToken {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        let before = diags.len();
+        if self.validity.as_secs() < 86_400 || self.validity.as_secs() % 86_400 != 0 {
+            diags.push(
+                site.error(
+                    "/validity",
+                    format!(
+                        "validity must be a whole number of days (at least 1d), found {}",
+                        self.validity
+                    ),
+                )
+                .with_hint("privacyIDEA's tokens are valid for whole days, e.g. '365d'"),
+            );
+        }
+        if self.renew_before >= self.validity {
+            diags.push(site.error("/renew_before", format!(
+                "renew_before ({}) must be shorter than validity ({}), or the token would be renewed on every run",
+                self.renew_before, self.validity
+            )));
+        }
+        if diags.len() > before {
+            return None;
+        }
+        Some(super::Task::new(ApiTokenTask {
+            name,
+            username: self.username.clone(),
+            realm: self.realm.clone(),
+            role: match self.role {
+                crate::job::model::ApiTokenRole::Admin => crate::crypto::jwt::ApiRole::Admin,
+                crate::job::model::ApiTokenRole::Validate => crate::crypto::jwt::ApiRole::Validate,
+            },
+            validity: self.validity,
+            renew_before: self.renew_before,
+            file: Some(site.resolve(&self.file)),
+        }))
     }
 }

@@ -8,6 +8,9 @@ use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
 use crate::crypto::audit_sign::generate_audit_keys;
 use crate::crypto::enckey::write_new_file;
 
+/// The `kind` string of job files.
+pub const KIND: &str = "audit_keys";
+
 #[derive(Debug)]
 pub struct AuditKeysTask {
     pub name: String,
@@ -19,10 +22,6 @@ pub struct AuditKeysTask {
 }
 
 impl AuditKeysTask {
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, "audit_keys", |out| self.run_inner(ctx, out))
-    }
-
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         let private = self
             .private_key
@@ -108,5 +107,43 @@ impl AuditKeysTask {
             format!("Audit verification key written to {}.", public.display()),
         );
         Ok(())
+    }
+}
+
+impl super::TaskKind for AuditKeysTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
+impl super::KindSpec for crate::job::model::AuditKeys {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        let _ = diags;
+        Some(super::Task::new(AuditKeysTask {
+            name,
+            keysize: self.keysize,
+            private_key: self.private_key.as_deref().map(|p| site.resolve(p)),
+            public_key: self.public_key.as_deref().map(|p| site.resolve(p)),
+            fail_if_exists: false,
+        }))
     }
 }

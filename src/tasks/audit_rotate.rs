@@ -24,6 +24,9 @@ use crate::job::diagnostic::{did_you_mean, Diagnostic};
 use crate::job::model::{AuditRotate, Duration, Watermark};
 use crate::job::source::{escape_segment, Source};
 
+/// The `kind` string of job files.
+pub const KIND: &str = "audit_rotate";
+
 pub const TABLE: &str = "pidea_audit";
 
 /// The columns of `pidea_audit` in privacyIDEA 3.14 (reference/schema.md §5.1).
@@ -217,10 +220,6 @@ impl AuditRotateTask {
             mode,
             chunksize: spec.chunksize,
         })
-    }
-
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, "audit_rotate", |out| self.run_inner(ctx, out))
     }
 
     fn run_inner(
@@ -539,6 +538,20 @@ impl AuditRotateTask {
     }
 }
 
+impl super::TaskKind for AuditRotateTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
 /// privacyIDEA prints the age in whole days; durations that are not whole days keep their unit.
 fn age_in_days(age: Duration) -> String {
     if age.as_secs() % 86_400 == 0 {
@@ -637,7 +650,7 @@ pub fn python_timedelta_str(delta: TimeDelta) -> String {
 }
 
 /// Python's `repr()` of a string: single quotes unless the text has a `'` and no `"`.
-fn py_repr_str(s: &str) -> String {
+pub(crate) fn py_repr_str(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -823,6 +836,23 @@ fn rules_from_source(source: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Rule> 
         }
     }
     rules
+}
+
+impl super::KindSpec for crate::job::model::AuditRotate {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        AuditRotateTask::prepare(name, self, site, diags).map(super::Task::new)
+    }
 }
 
 #[cfg(test)]

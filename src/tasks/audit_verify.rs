@@ -12,6 +12,9 @@ use crate::crypto::audit_sign::{signed_string, AuditRecord, AuditVerifier};
 use crate::db::{Dialect, Row, Value};
 use crate::job::model::Duration;
 
+/// The `kind` string of job files.
+pub const KIND: &str = "audit_verify";
+
 const TABLE: &str = "pidea_audit";
 const PAGE_ROWS: u64 = 2000;
 /// How many failing ids the report lists (all of them are counted).
@@ -108,10 +111,6 @@ fn record(row: &Row, index: &[Option<usize>]) -> AuditRecord {
 }
 
 impl AuditVerifyTask {
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, "audit_verify", |out| self.run_inner(ctx, out))
-    }
-
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         let path = self
             .public_key
@@ -241,5 +240,42 @@ impl AuditVerifyTask {
             out.signal = Some(sig);
         }
         Ok(())
+    }
+}
+
+impl super::TaskKind for AuditVerifyTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
+impl super::KindSpec for crate::job::model::AuditVerify {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        let _ = diags;
+        Some(super::Task::new(AuditVerifyTask {
+            name,
+            since: self.since,
+            public_key: self.public_key.as_deref().map(|p| site.resolve(p)),
+            allow_unsigned: self.allow_unsigned,
+        }))
     }
 }

@@ -19,6 +19,9 @@ use crate::db::{DbError, DbErrorKind, OpenOptions};
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::Duration;
 
+/// The `kind` string of job files.
+pub const KIND: &str = "backup";
+
 /// Back up the installation (as `pi-manage backup create`): a consistent dump of the database
 /// and the configuration directory in one archive with a manifest of SHA-256 checksums,
 /// written atomically with mode 0600; then, if the backup succeeded, prune old archives by
@@ -191,18 +194,6 @@ impl BackupTask {
         })
     }
 
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "backup");
-        out.database = Some(ctx.settings.database.redacted());
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(()) => Ok(out),
-            Err(e) => finish_with(out, e),
-        }
-    }
-
     fn run_inner(
         &self,
         ctx: &mut TaskContext<'_>,
@@ -343,6 +334,28 @@ impl BackupTask {
     }
 }
 
+impl super::TaskKind for BackupTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        let started = Instant::now();
+        let mut out = TaskOutcome::new(&self.name, KIND);
+        out.database = Some(ctx.settings.database.redacted());
+        let result = self.run_inner(ctx, &mut out);
+        out.duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => finish_with(out, e),
+        }
+    }
+}
+
 /// The regular files in `dir` named like pi-manage's or privacyIDEA's archives.
 pub fn list_archives(dir: &Path) -> Result<Vec<retention::Archive>, BackupError> {
     let mut v = Vec::new();
@@ -395,5 +408,22 @@ impl Report for TaskReport<'_> {
     }
     fn progress(&mut self, label: &str, total: Option<u64>) -> Box<dyn ByteProgress> {
         self.output.byte_progress(label, total)
+    }
+}
+
+impl super::KindSpec for Backup {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        BackupTask::prepare(name, self, site, diags).map(super::Task::new)
     }
 }

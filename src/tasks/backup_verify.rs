@@ -12,6 +12,9 @@ use super::{TaskContext, TaskFailure, TaskOutcome, TaskSite, TaskStatus};
 use crate::backup::{self, retention, verify, BackupError};
 use crate::job::diagnostic::Diagnostic;
 
+/// The `kind` string of job files.
+pub const KIND: &str = "backup_verify";
+
 /// Verify a backup archive: the manifest and every checksum, `pi.cfg` and the dump present,
 /// and the dump readable. Give `file`, or `directory` to check its newest archive (default:
 /// the newest in `/var/lib/privacyidea/backup`).
@@ -62,17 +65,6 @@ impl BackupVerifyTask {
         Some(BackupVerifyTask { name, target })
     }
 
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        let started = Instant::now();
-        let mut out = TaskOutcome::new(&self.name, "backup_verify");
-        let result = self.run_inner(ctx, &mut out);
-        out.duration_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(()) => Ok(out),
-            Err(e) => finish_with(out, e),
-        }
-    }
-
     fn run_inner(
         &self,
         ctx: &mut TaskContext<'_>,
@@ -106,6 +98,27 @@ impl BackupVerifyTask {
     }
 }
 
+impl super::TaskKind for BackupVerifyTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        let started = Instant::now();
+        let mut out = TaskOutcome::new(&self.name, KIND);
+        let result = self.run_inner(ctx, &mut out);
+        out.duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => finish_with(out, e),
+        }
+    }
+}
+
 /// The newest archive in `dir`, by the time its name records.
 fn newest(dir: &Path) -> Result<PathBuf, BackupError> {
     let mut all = list_archives(dir)?;
@@ -113,4 +126,21 @@ fn newest(dir: &Path) -> Result<PathBuf, BackupError> {
     all.first()
         .map(|a| dir.join(&a.name))
         .ok_or_else(|| BackupError::invalid(format!("{} holds no backup archive", dir.display())))
+}
+
+impl super::KindSpec for BackupVerify {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        BackupVerifyTask::prepare(name, self, site, diags).map(super::Task::new)
+    }
 }

@@ -9,6 +9,9 @@ use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::{ChallengeCleanup, Duration};
 
+/// The `kind` string of job files.
+pub const KIND: &str = "challenge_cleanup";
+
 pub const TABLE: &str = "challenge";
 
 #[derive(Debug)]
@@ -38,12 +41,6 @@ impl ChallengeCleanupTask {
             name,
             older_than: spec.older_than,
             chunksize: spec.chunksize,
-        })
-    }
-
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, "challenge_cleanup", |out| {
-            self.run_inner(ctx, out)
         })
     }
 
@@ -87,5 +84,36 @@ impl ChallengeCleanupTask {
             "deleting challenges",
             "Would delete {} challenge entries.",
         )
+    }
+}
+
+impl super::TaskKind for ChallengeCleanupTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
+impl super::KindSpec for ChallengeCleanup {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        ChallengeCleanupTask::prepare(name, self, site, diags).map(super::Task::new)
     }
 }

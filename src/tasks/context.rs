@@ -12,6 +12,10 @@ use crate::settings::Settings;
 pub trait TaskOutput {
     /// One line of task output (shown at once on a terminal, collected for JSON).
     fn message(&mut self, line: &str);
+    /// A warning line (privacyIDEA's yellow lines on stderr); by default a plain line.
+    fn warning(&mut self, line: &str) {
+        self.message(line)
+    }
     /// A progress observer for a delete of `total` rows (when known).
     fn progress(&mut self, label: &str, total: Option<u64>) -> Box<dyn DeleteObserver>;
     /// Whether progress is shown (then counting rows up front is worth it).

@@ -18,6 +18,9 @@ use crate::db::schema::Flavour;
 pub use crate::db::schema::ALEMBIC_HEAD;
 use crate::db::{Connection, Dialect};
 
+/// The `kind` string of job files.
+pub const KIND: &str = "create_tables";
+
 #[derive(Debug)]
 pub struct CreateTablesTask {
     pub name: String,
@@ -71,10 +74,6 @@ fn list(names: &BTreeSet<String>) -> String {
 }
 
 impl CreateTablesTask {
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, "create_tables", |out| self.run_inner(ctx, out))
-    }
-
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         // A dry run must not create the SQLite file either.
         let is_sqlite = ctx.databases.main_url().backend == crate::dburl::Backend::Sqlite;
@@ -189,6 +188,20 @@ impl CreateTablesTask {
     }
 }
 
+impl super::TaskKind for CreateTablesTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
 /// Say when existing tables lack columns, indexes or foreign keys of the known schema:
 /// create_tables does not alter existing tables, `db check` lists what is missing.
 fn note_incomplete(
@@ -206,4 +219,22 @@ fn note_incomplete(
         ));
     }
     Ok(())
+}
+
+impl super::KindSpec for crate::job::model::CreateTables {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        let _ = (site, diags);
+        Some(super::Task::new(CreateTablesTask { name }))
+    }
 }

@@ -9,6 +9,9 @@ use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
 use crate::crypto::enckey::{read_key_file, write_new_file, write_new_key_file, EncKey, KeyFile};
 use crate::secret_input::SecretSource;
 
+/// The `kind` string of job files.
+pub const KIND: &str = "enckey";
+
 /// Where the key of a new file comes from.
 #[derive(Debug)]
 pub enum KeySource {
@@ -73,10 +76,6 @@ pub fn write_encrypted_enckey(path: &Path, text: &str) -> Result<(), TaskError> 
 }
 
 impl EnckeyTask {
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, "enckey", |out| self.run_inner(ctx, out))
-    }
-
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         let path = key_path(self.path.as_deref(), ctx)?;
         out.details
@@ -149,5 +148,43 @@ impl EnckeyTask {
             "Please ensure, that it is owned by the right user.".into(),
         );
         Ok(())
+    }
+}
+
+impl super::TaskKind for EnckeyTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
+impl super::KindSpec for crate::job::model::Enckey {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        let _ = diags;
+        Some(super::Task::new(EnckeyTask {
+            name,
+            path: self.path.as_deref().map(|p| site.resolve(p)),
+            key: KeySource::Random,
+            fail_if_exists: false,
+            passphrase: None,
+        }))
     }
 }

@@ -74,6 +74,12 @@ impl TaskOutcome {
         }
     }
 
+    /// Print a warning now (stderr on terminals) and keep it for the report.
+    pub fn warn(&mut self, output: &mut dyn super::TaskOutput, line: String) {
+        output.warning(&line);
+        self.messages.push(line);
+    }
+
     /// Print a line of task output now and keep it for the report.
     pub fn say(&mut self, output: &mut dyn super::TaskOutput, line: String) {
         output.message(&line);

@@ -337,8 +337,16 @@ pub fn prepare(
     })
 }
 
-impl PoliciesTask {
-    pub fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+impl super::TaskKind for PoliciesTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
         super::timed(&self.name, KIND, |out| match &self.op {
             PolicyOp::Apply(apply) => apply.run(ctx, out),
             PolicyOp::SetActive { policy, active } => set_active(ctx, out, policy, *active),
@@ -669,4 +677,21 @@ fn finish_single(ctx: &mut TaskContext<'_>, out: &mut TaskOutcome, changed: bool
         TaskStatus::Unchanged
     };
     out.say(ctx.output, message);
+}
+
+impl super::KindSpec for Policies {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(
+        &self,
+        name: String,
+        site: &super::TaskSite<'_>,
+        diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
+    ) -> Option<super::Task> {
+        prepare(name, self, site, diags).map(super::Task::new)
+    }
 }

@@ -8,6 +8,8 @@ mod audit_rotate;
 mod audit_verify;
 mod backup;
 mod challenge_cleanup;
+mod cleanups;
+mod cleanups_cli;
 mod cli;
 mod cli_keys;
 mod concurrency;

@@ -266,7 +266,7 @@ fn import_task(path: &Path, skip_invalid: bool) -> Task {
     let (entries, invalid) =
         parse_entries(list.items, &list.pointer, false, &doc.path, &|p| doc.pos(p));
     assert!(invalid.is_empty() || skip_invalid, "{invalid:?}");
-    Task::Policies(PoliciesTask {
+    Task::new(PoliciesTask {
         name: "config import".into(),
         op: PolicyOp::Apply(ApplyOp {
             entries,
@@ -733,7 +733,7 @@ fn the_timestamp_is_created_or_bumped() {
 #[test]
 fn enable_disable_delete() {
     let op = |op: PolicyOp| {
-        Task::Policies(PoliciesTask {
+        Task::new(PoliciesTask {
             name: "cmd".into(),
             op,
         })

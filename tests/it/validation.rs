@@ -72,7 +72,11 @@ fn unknown_kind_and_missing_kind() {
         e,
         [
             "job.yaml:4:11: unknown task kind 'audit_rotation' (at /tasks/0/kind)\n  hint: did you mean 'audit_rotate'?",
-            "job.yaml:5:5: task has no 'kind' (at /tasks/1)\n  hint: kind is one of: audit_rotate, challenge_cleanup, create_tables, enckey, audit_keys, admin, api_token, audit_verify, policies, backup, backup_verify",
+            format!(
+                "job.yaml:5:5: task has no 'kind' (at /tasks/1)\n  hint: kind is one of: {}",
+                pi_manage::job::model::TaskSpec::KINDS.join(", ")
+            )
+            .as_str(),
         ]
     );
 }
@@ -225,5 +229,36 @@ fn committed_schema_matches_the_model() {
     assert!(
         committed == pi_manage::job::schema::job_schema_text(),
         "schemas/job.schema.json is out of date: run `cargo run -- schema > schemas/job.schema.json`"
+    );
+}
+
+#[test]
+fn the_314_cleanup_kinds_validate_and_report_their_problems() {
+    let ok = format!("{HEAD}  - kind: authlog_cleanup\n    older_than: 90d\n    chunksize: 1000\n  - kind: authcache_cleanup\n  - kind: authcache_cleanup\n    name: fixed\n    unused_for: 8h\n  - kind: remembered_device_cleanup\n    chunksize: 10\n  - kind: metrics_cleanup\n  - kind: conditional_access_purge\n    purge: locks\n  - kind: usercache_cleanup\n");
+    assert_eq!(errors(&ok), Vec::<String>::new());
+    let e = errors(&format!("{HEAD}  - kind: authlog_cleanup\n    chunksize: 0\n  - kind: metrics_cleanup\n    older_than: 30m\n  - kind: conditional_access_purge\n    purge: all\n  - kind: usercache_cleanup\n    noaction: true\n"));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("job.yaml:4:5: missing required field 'older_than'")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("job.yaml:5:16: 0 is too small (minimum 1)")),
+        "{e:?}"
+    );
+    assert!(e.iter().any(|m| m.contains("(at /tasks/2/purge)")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("job.yaml:11:5: unknown field 'noaction'")),
+        "{e:?}"
+    );
+    // The schema passes; the semantic check refuses an age below privacyIDEA's one hour.
+    let e = errors(&format!(
+        "{HEAD}  - kind: metrics_cleanup\n    older_than: 30m\n"
+    ));
+    assert_eq!(
+        e,
+        ["job.yaml:5:17: older_than must be at least 1h, found 30m (at /tasks/0/older_than)\n  hint: privacyIDEA's --older-than-hours is at least 1; the dashboard shows the last 24h"]
     );
 }

@@ -1,0 +1,22 @@
+//! `pi-manage authlog cleanup --age DAYS [--chunksize N] [--dryrun]`: privacyIDEA's flags,
+//! built into one `authlog_cleanup` task. A negative age (which makes privacyIDEA delete the
+//! whole log) is refused by the argument parser.
+
+use crate::app::{AppError, Globals};
+use crate::cli::AuthlogCleanupArgs;
+use crate::job::model::{Duration, TaskSpec};
+use crate::tasks::authlog_cleanup::AuthlogCleanup;
+
+pub fn cleanup(globals: &Globals, args: &AuthlogCleanupArgs) -> Result<i32, AppError> {
+    let spec = AuthlogCleanup {
+        name: Some("authlog cleanup".into()),
+        older_than: Duration::from_days(args.age.max(0) as u64),
+        chunksize: args.chunksize,
+    };
+    super::run_single_task(
+        globals,
+        "authlog cleanup",
+        TaskSpec::AuthlogCleanup(spec),
+        args.dryrun,
+    )
+}

@@ -1,0 +1,20 @@
+//! `pi-manage config remembered_device cleanup [--chunksize N] [--dryrun]`, built into one
+//! `remembered_device_cleanup` task.
+
+use crate::app::{AppError, Globals};
+use crate::cli::RememberedDeviceCleanupArgs;
+use crate::job::model::TaskSpec;
+use crate::tasks::remembered_device_cleanup::RememberedDeviceCleanup;
+
+pub fn cleanup(globals: &Globals, args: &RememberedDeviceCleanupArgs) -> Result<i32, AppError> {
+    let spec = RememberedDeviceCleanup {
+        name: Some("remembered_device cleanup".into()),
+        chunksize: args.chunksize,
+    };
+    super::run_single_task(
+        globals,
+        "remembered_device cleanup",
+        TaskSpec::RememberedDeviceCleanup(spec),
+        args.dryrun,
+    )
+}

@@ -1,0 +1,168 @@
+//! `kind: authlog_cleanup` / `pi-manage authlog cleanup`: delete authentication-log entries
+//! (`authentication_log.timestamp`, naive UTC) older than the age, with their child rows
+//! (reference §6a). The children (`conditional_access_outcome`, then
+//! `authentication_log_reason`) go first and the parents last, each table chunked and each
+//! chunk committed on its own: an interruption can leave parents that lost some children,
+//! never children without their parent (SQLite does not enforce the foreign keys).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
+    TaskStatus,
+};
+use crate::clock::python_datetime_str;
+use crate::db::delete::{self, DeletePlan};
+use crate::db::Value;
+use crate::job::diagnostic::Diagnostic;
+use crate::job::model::Duration;
+
+/// The `kind` string of job files.
+pub const KIND: &str = "authlog_cleanup";
+pub const PARENT: &str = "authentication_log";
+/// The child tables, in the order they are emptied (privacyIDEA's order).
+pub const CHILDREN: [&str; 2] = ["conditional_access_outcome", "authentication_log_reason"];
+
+/// Delete authentication-log entries (`authentication_log`, one row per authentication
+/// request, never pruned by privacyIDEA itself) older than `older_than`, with their reasons
+/// and conditional-access outcomes, as `pi-manage authlog cleanup`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthlogCleanup {
+    /// Name of this task in reports and for `--task`. Default: the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    /// Delete entries whose `timestamp` (UTC) is older than this, e.g. `90d`.
+    pub older_than: Duration,
+    /// Delete in chunks of this many rows, each committed on its own (children first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub chunksize: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct AuthlogCleanupTask {
+    pub name: String,
+    pub older_than: Duration,
+    pub chunksize: Option<u64>,
+}
+
+impl KindSpec for AuthlogCleanup {
+    const KIND: &'static str = KIND;
+
+    fn explicit_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn prepare(&self, name: String, _: &TaskSite<'_>, _: &mut Vec<Diagnostic>) -> Option<Task> {
+        Some(Task::new(AuthlogCleanupTask {
+            name,
+            older_than: self.older_than,
+            chunksize: self.chunksize,
+        }))
+    }
+}
+
+impl TaskKind for AuthlogCleanupTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
+        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+    }
+}
+
+/// `30 days` for whole days (privacyIDEA's wording), else the duration as written.
+fn age_words(age: Duration) -> String {
+    if age.as_secs() % 86_400 == 0 {
+        format!("{} days", age.as_secs() / 86_400)
+    } else {
+        age.to_string()
+    }
+}
+
+impl AuthlogCleanupTask {
+    fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
+        let cutoff = ctx.clock.now_utc() - self.older_than.to_chrono();
+        let conn = ctx.databases.main()?;
+        out.database = Some(conn.target());
+        super::require_tables(conn, &[PARENT, CHILDREN[0], CHILDREN[1]])?;
+        let d = conn.dialect();
+        let old_parents = format!("{} < ?", d.quote("timestamp"));
+        let params = vec![Value::DateTime(cutoff)];
+        out.cutoff = Some(format!("timestamp < {}", python_datetime_str(&cutoff)));
+        let age = age_words(self.older_than);
+        let parent_plan = DeletePlan {
+            table: PARENT,
+            pk: "id",
+            filter: old_parents.clone(),
+            params: params.clone(),
+            chunksize: self.chunksize,
+        };
+        if ctx.dry_run {
+            let n = delete::count_matching(conn, &parent_plan)?;
+            out.matched = Some(n);
+            out.status = TaskStatus::DryRun;
+            out.say(
+                ctx.output,
+                format!("Would delete {n} authentication log entries older than {age}."),
+            );
+            return Ok(());
+        }
+        let child_filter = format!(
+            "{} IN (SELECT {} FROM {} WHERE {old_parents})",
+            d.quote("auth_log_id"),
+            d.quote("id"),
+            d.quote(PARENT)
+        );
+        let mut plans: Vec<DeletePlan<'_>> = CHILDREN
+            .iter()
+            .map(|child| DeletePlan {
+                table: child,
+                pk: "id",
+                filter: child_filter.clone(),
+                params: params.clone(),
+                chunksize: self.chunksize,
+            })
+            .collect();
+        plans.push(parent_plan);
+        let interrupt = ctx.interrupt.clone();
+        for plan in &plans {
+            let mut observer = ctx
+                .output
+                .progress(&format!("deleting from {}", plan.table), None);
+            let result =
+                delete::delete_matching(ctx.databases.main()?, plan, observer.as_mut(), &interrupt);
+            drop(observer);
+            let done = result?;
+            out.details
+                .insert(plan.table.to_string(), done.deleted.into());
+            if plan.table == PARENT {
+                out.deleted = Some(done.deleted);
+            }
+            if let Some(sig) = done.interrupted {
+                // Stop before the next table: every committed chunk removed children before
+                // their parents, so what is left is consistent and a re-run continues.
+                out.status = TaskStatus::Interrupted;
+                out.signal = Some(sig);
+                out.deleted.get_or_insert(0);
+                return Ok(());
+            }
+        }
+        out.say(
+            ctx.output,
+            format!(
+                "Deleted {} authentication log entries older than {age}.",
+                out.deleted.unwrap_or(0)
+            ),
+        );
+        Ok(())
+    }
+}
