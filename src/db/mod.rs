@@ -14,6 +14,8 @@ mod value;
 mod test_support;
 
 #[cfg(feature = "mysql")]
+mod galera;
+#[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;

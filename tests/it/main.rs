@@ -12,6 +12,7 @@ mod cli;
 mod cli_keys;
 mod concurrency;
 mod create_tables;
+mod galera;
 mod jobs;
 mod keys;
 mod policies;
