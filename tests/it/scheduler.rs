@@ -109,6 +109,21 @@ fn node(job_dir: &std::path::Path, name: &str, log: &std::path::Path) -> Child {
         .unwrap()
 }
 
+/// The `schedule` processes of a test; any still running when the test ends (a failed
+/// assertion) are killed, so none outlives it.
+struct Nodes(Vec<(String, Child)>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
 #[test]
 fn three_nodes_run_every_slot_exactly_once_and_take_over_a_killed_nodes_slot() {
     for db in privacyidea_databases() {
@@ -142,14 +157,16 @@ pub(crate) fn three_nodes_exactly_once(
             .unwrap();
     }
     let t0 = Utc::now();
-    let mut nodes: Vec<(String, Child)> = (1..=3)
-        .map(|i| {
-            let n = format!("n{i}");
-            let jobs = dir.path().join(format!("jobs{i}"));
-            let child = node(&jobs, &n, &dir.path().join(format!("{n}.log")));
-            (n, child)
-        })
-        .collect();
+    let mut nodes = Nodes(
+        (1..=3)
+            .map(|i| {
+                let n = format!("n{i}");
+                let jobs = dir.path().join(format!("jobs{i}"));
+                let child = node(&jobs, &n, &dir.path().join(format!("{n}.log")));
+                (n, child)
+            })
+            .collect(),
+    );
     // Wait for a run in progress, then kill its node without warning.
     std::thread::sleep(Duration::from_secs(9));
     let mut c = connect();
@@ -194,11 +211,11 @@ pub(crate) fn three_nodes_exactly_once(
         assert!(Instant::now() < deadline, "{}: no run ever started", label);
         std::thread::sleep(Duration::from_millis(100));
     };
-    let (_, child) = nodes.iter_mut().find(|(n, _)| *n == victim).unwrap();
+    let (_, child) = nodes.0.iter_mut().find(|(n, _)| *n == victim).unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     std::thread::sleep(Duration::from_secs(20));
-    for (name, child) in nodes.iter_mut().filter(|(n, _)| *n != victim) {
+    for (name, child) in nodes.0.iter_mut().filter(|(n, _)| *n != victim) {
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
