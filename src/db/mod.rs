@@ -17,6 +17,8 @@ mod value;
 mod test_support;
 
 #[cfg(feature = "mysql")]
+mod galera;
+#[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
 mod pg_tls;

@@ -148,6 +148,8 @@ impl MysqlConnection {
             "SET SESSION innodb_lock_wait_timeout = {lock_secs}"
         ))
         .map_err(map_err)?;
+        // On a Galera node: causal reads (see `galera`).
+        super::galera::configure_session(&mut conn).map_err(map_err)?;
         if let Some(t) = opts.statement_timeout {
             // Not every server has these (MySQL's only limits SELECTs); a failure is ignored.
             let _ = if mariadb {

@@ -20,6 +20,9 @@ use crate::db::{Connection, DbErrorKind, DbResult, Value};
 pub const RUN_TABLE: &str = "pim_job_run";
 pub const LEASE_TABLE: &str = "pim_job_lease";
 
+/// How often `acquire` repeats an attempt that lost a race (a Galera certification conflict).
+const ACQUIRE_RETRIES: u32 = 4;
+
 /// How a run came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,7 +206,25 @@ impl Ledger {
     }
 
     /// Acquire the job's lease for `slot` if nobody holds it (or the holder's expired).
+    ///
+    /// Two nodes taking an expired lease at once both update its row. On one server the second
+    /// update waits for the first and then finds the lease taken; on Galera both run, and the
+    /// one that loses certification fails with a deadlock error. That error means the row
+    /// changed under us, so the attempt is simply repeated: it then sees the winner's lease.
     pub fn acquire(&mut self, job: &str, slot: &str, ttl_ms: i64) -> DbResult<Option<Lease>> {
+        let mut attempt = 0u32;
+        loop {
+            match self.try_acquire(job, slot, ttl_ms) {
+                Err(e) if e.kind == DbErrorKind::Locked && attempt < ACQUIRE_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_acquire(&mut self, job: &str, slot: &str, ttl_ms: i64) -> DbResult<Option<Lease>> {
         let now = self.conn.dialect().now_ms_sql();
         let (t, j, o, tok, s, e) = (
             self.q(LEASE_TABLE),

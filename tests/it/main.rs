@@ -15,6 +15,7 @@ mod cli_keys;
 mod concurrency;
 mod create_tables;
 mod db_cli;
+mod galera;
 mod jobs;
 mod keys;
 mod picfg;
