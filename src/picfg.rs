@@ -54,6 +54,20 @@ impl PyValue {
         }
     }
 
+    /// Python's truth value (`if value:`).
+    pub fn is_truthy(&self) -> bool {
+        match self {
+            PyValue::Str(s) => !s.is_empty(),
+            PyValue::Bytes(b) => !b.is_empty(),
+            PyValue::Int(i) => *i != 0,
+            PyValue::Float(f) => *f != 0.0,
+            PyValue::Bool(b) => *b,
+            PyValue::None => false,
+            PyValue::List(v) | PyValue::Tuple(v) => !v.is_empty(),
+            PyValue::Dict(d) => !d.is_empty(),
+        }
+    }
+
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             PyValue::Int(i) => Some(*i),

@@ -31,6 +31,9 @@ pub struct Settings {
     pub audit_key_private: Option<PathBuf>,
     pub audit_key_public: Option<PathBuf>,
     pub audit_module: Option<String>,
+    /// `PI_AUDIT_NO_SIGN` (Python truthiness): audit entries are not signed, and privacyIDEA
+    /// neither needs nor checks the audit keys.
+    pub audit_no_sign: bool,
 }
 
 /// What to read settings from.
@@ -88,6 +91,7 @@ impl Settings {
             audit_key_private: None,
             audit_key_public: None,
             audit_module: None,
+            audit_no_sign: false,
         }
     }
 
@@ -165,7 +169,25 @@ impl Settings {
             audit_key_private: get("PI_AUDIT_KEY_PRIVATE")?.map(PathBuf::from),
             audit_key_public: get("PI_AUDIT_KEY_PUBLIC")?.map(PathBuf::from),
             audit_module: get("PI_AUDIT_MODULE")?,
+            audit_no_sign: match cfg.and_then(|c| c.get("PI_AUDIT_NO_SIGN")) {
+                Some(v) => v.is_truthy(),
+                None => env("PRIVACYIDEA_PI_AUDIT_NO_SIGN").is_some_and(|v| json_truthy(&v)),
+            },
         })
+    }
+}
+
+/// Python's truth value of a `PRIVACYIDEA_*` value, which Flask parses as JSON when it can.
+fn json_truthy(v: &str) -> bool {
+    use serde_json::Value as J;
+    match serde_json::from_str::<J>(v) {
+        Ok(J::Null) => false,
+        Ok(J::Bool(b)) => b,
+        Ok(J::Number(n)) => n.as_f64() != Some(0.0),
+        Ok(J::String(s)) => !s.is_empty(),
+        Ok(J::Array(a)) => !a.is_empty(),
+        Ok(J::Object(o)) => !o.is_empty(),
+        Err(_) => !v.is_empty(),
     }
 }
 
