@@ -123,6 +123,8 @@ pub enum TaskSpec {
     Backup(crate::tasks::backup::Backup),
     /// Check a backup archive (checksums, pi.cfg, a readable dump) without changing anything.
     BackupVerify(crate::tasks::backup_verify::BackupVerify),
+    /// Dump the audit log as privacyIDEA's CSV into a dated file, then prune older dumps.
+    AuditDump(crate::tasks::audit_dump::AuditDump),
 }
 
 impl TaskSpec {
@@ -140,6 +142,7 @@ impl TaskSpec {
             TaskSpec::Policies(_) => "policies",
             TaskSpec::Backup(_) => "backup",
             TaskSpec::BackupVerify(_) => "backup_verify",
+            TaskSpec::AuditDump(_) => "audit_dump",
         }
     }
 
@@ -156,6 +159,7 @@ impl TaskSpec {
         "policies",
         "backup",
         "backup_verify",
+        "audit_dump",
     ];
 
     /// The name given in the file, if any.
@@ -172,6 +176,7 @@ impl TaskSpec {
             TaskSpec::Policies(t) => t.name.as_deref(),
             TaskSpec::Backup(t) => t.name.as_deref(),
             TaskSpec::BackupVerify(t) => t.name.as_deref(),
+            TaskSpec::AuditDump(t) => t.name.as_deref(),
         }
     }
 

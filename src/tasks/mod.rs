@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod api_token;
+pub mod audit_dump;
 pub mod audit_keys;
 pub mod audit_rotate;
 pub mod audit_verify;
@@ -42,6 +43,7 @@ pub enum Task {
     Policies(policies::PoliciesTask),
     Backup(backup::BackupTask),
     BackupVerify(backup_verify::BackupVerifyTask),
+    AuditDump(audit_dump::AuditDumpTask),
 }
 
 impl Task {
@@ -58,6 +60,7 @@ impl Task {
             Task::Policies(t) => &t.name,
             Task::Backup(t) => &t.name,
             Task::BackupVerify(t) => &t.name,
+            Task::AuditDump(t) => &t.name,
         }
     }
 
@@ -74,6 +77,7 @@ impl Task {
             Task::Policies(_) => policies::KIND,
             Task::Backup(_) => "backup",
             Task::BackupVerify(_) => "backup_verify",
+            Task::AuditDump(_) => audit_dump::KIND,
         }
     }
 
@@ -91,6 +95,7 @@ impl Task {
             Task::Policies(t) => t.run(ctx),
             Task::Backup(t) => t.run(ctx),
             Task::BackupVerify(t) => t.run(ctx),
+            Task::AuditDump(t) => t.run(ctx),
         }
     }
 }
@@ -199,6 +204,9 @@ pub fn prepare(spec: &TaskSpec, site: &TaskSite<'_>, diags: &mut Vec<Diagnostic>
         TaskSpec::Backup(s) => backup::BackupTask::prepare(name, s, site, diags).map(Task::Backup),
         TaskSpec::BackupVerify(s) => {
             backup_verify::BackupVerifyTask::prepare(name, s, site, diags).map(Task::BackupVerify)
+        }
+        TaskSpec::AuditDump(s) => {
+            audit_dump::AuditDumpTask::prepare(name, s, site, diags).map(Task::AuditDump)
         }
     }
 }
