@@ -209,6 +209,27 @@ mod tests {
     }
 
     #[test]
+    fn audit_no_sign_is_python_truthiness() {
+        let s = |text: &str, env: &dyn Fn(&str) -> Option<String>| {
+            let cfg =
+                PiCfg::parse(&format!("SQLALCHEMY_DATABASE_URI = 'sqlite://'\n{text}")).unwrap();
+            Settings::from_parts(Some(&cfg), &SettingsRequest::default(), env)
+                .unwrap()
+                .audit_no_sign
+        };
+        assert!(!s("", &no_env));
+        assert!(s("PI_AUDIT_NO_SIGN = True", &no_env));
+        assert!(s("PI_AUDIT_NO_SIGN = 1", &no_env));
+        assert!(!s("PI_AUDIT_NO_SIGN = False", &no_env));
+        assert!(!s("PI_AUDIT_NO_SIGN = ''", &no_env));
+        let env_true = |k: &str| (k == "PRIVACYIDEA_PI_AUDIT_NO_SIGN").then(|| "true".to_string());
+        let env_false =
+            |k: &str| (k == "PRIVACYIDEA_PI_AUDIT_NO_SIGN").then(|| "false".to_string());
+        assert!(s("", &env_true));
+        assert!(!s("", &env_false));
+    }
+
+    #[test]
     fn reads_picfg_with_defaults() {
         let cfg = PiCfg::parse(
             "SQLALCHEMY_DATABASE_URI = 'sqlite:////var/lib/pi.sqlite'\nSECRET_KEY = 's3cr3t'\n",
