@@ -72,7 +72,7 @@ fn unknown_kind_and_missing_kind() {
         e,
         [
             "job.yaml:4:11: unknown task kind 'audit_rotation' (at /tasks/0/kind)\n  hint: did you mean 'audit_rotate'?",
-            "job.yaml:5:5: task has no 'kind' (at /tasks/1)\n  hint: kind is one of: audit_rotate, challenge_cleanup, create_tables, enckey, audit_keys, admin, api_token, audit_verify, policies, backup, backup_verify",
+            "job.yaml:5:5: task has no 'kind' (at /tasks/1)\n  hint: kind is one of: audit_rotate, challenge_cleanup, create_tables, enckey, audit_keys, admin, api_token, audit_verify, policies, backup, backup_verify, audit_dump",
         ]
     );
 }
