@@ -85,6 +85,7 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
             commands::setup::create_audit_keys(&globals, &args)
         }
         Command::Audit(AuditCommand::Verify(args)) => commands::audit::verify(&globals, &args),
+        Command::Audit(AuditCommand::Dump(args)) => commands::audit::dump(&globals, &args),
         Command::Admin(AdminCommand::Add(args)) => commands::admin::add(&globals, &args),
         Command::Admin(AdminCommand::Change(args)) => commands::admin::change(&globals, &args),
         Command::Admin(AdminCommand::List) => commands::admin::list(&globals),

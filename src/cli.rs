@@ -278,6 +278,18 @@ pub enum AuditCommand {
     Rotate(AuditRotateArgs),
     /// Check the signature of every audit entry with the public audit key.
     Verify(AuditVerifyArgs),
+    /// Dump the audit log in csv format (privacyIDEA's format, no header).
+    Dump(AuditDumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditDumpArgs {
+    /// Only the entries of the last DELTA, e.g. '5d' or '3h' (units s, m, h, d, y) [default: all].
+    #[arg(short = 't', long, value_name = "DELTA", allow_hyphen_values = true)]
+    pub timelimit: Option<String>,
+    /// Write the dump into this file (atomically, mode 0600) instead of stdout; '-' is stdout.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub filename: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

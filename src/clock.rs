@@ -63,6 +63,11 @@ pub fn python_datetime_str(dt: &NaiveDateTime) -> String {
     }
 }
 
+/// Python's `datetime.isoformat()`: [`python_datetime_str`] with a `T` (the audit dump).
+pub fn python_isoformat(dt: &NaiveDateTime) -> String {
+    python_datetime_str(dt).replacen(' ', "T", 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

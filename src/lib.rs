@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod archive;
+pub mod audit_dump;
 pub mod backup;
 pub mod cli;
 pub mod clock;

@@ -33,6 +33,9 @@ pub struct Settings {
     pub audit_module: Option<String>,
     /// Notes about reading pi.cfg for the operator (settings `--picfg-python` left out).
     pub notes: Vec<String>,
+    /// `PI_AUDIT_NO_SIGN` (Python truthiness): audit entries are not signed, and privacyIDEA
+    /// neither needs nor checks the audit keys.
+    pub audit_no_sign: bool,
 }
 
 /// What to read settings from.
@@ -94,6 +97,7 @@ impl Settings {
             audit_key_public: None,
             audit_module: None,
             notes: Vec::new(),
+            audit_no_sign: false,
         }
     }
 
@@ -178,6 +182,10 @@ impl Settings {
             audit_key_public: get("PI_AUDIT_KEY_PUBLIC")?.map(PathBuf::from),
             audit_module: get("PI_AUDIT_MODULE")?,
             notes: cfg.map(|c| c.notes().to_vec()).unwrap_or_default(),
+            audit_no_sign: match cfg.and_then(|c| c.get("PI_AUDIT_NO_SIGN")) {
+                Some(v) => v.truthy(),
+                None => env("PRIVACYIDEA_PI_AUDIT_NO_SIGN").is_some_and(|v| json_truthy(&v)),
+            },
         })
     }
 }
@@ -185,6 +193,20 @@ impl Settings {
 /// `path` made absolute against the working directory (unchanged when that is unknown).
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Python's truth value of a `PRIVACYIDEA_*` value, which Flask parses as JSON when it can.
+fn json_truthy(v: &str) -> bool {
+    use serde_json::Value as J;
+    match serde_json::from_str::<J>(v) {
+        Ok(J::Null) => false,
+        Ok(J::Bool(b)) => b,
+        Ok(J::Number(n)) => n.as_f64() != Some(0.0),
+        Ok(J::String(s)) => !s.is_empty(),
+        Ok(J::Array(a)) => !a.is_empty(),
+        Ok(J::Object(o)) => !o.is_empty(),
+        Err(_) => !v.is_empty(),
+    }
 }
 
 /// Flask parses `PRIVACYIDEA_*` values as JSON when it can; for strings that means a quoted
@@ -202,6 +224,27 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn audit_no_sign_is_python_truthiness() {
+        let s = |text: &str, env: &dyn Fn(&str) -> Option<String>| {
+            let cfg =
+                PiCfg::parse(&format!("SQLALCHEMY_DATABASE_URI = 'sqlite://'\n{text}")).unwrap();
+            Settings::from_parts(Some(&cfg), &SettingsRequest::default(), env)
+                .unwrap()
+                .audit_no_sign
+        };
+        assert!(!s("", &no_env));
+        assert!(s("PI_AUDIT_NO_SIGN = True", &no_env));
+        assert!(s("PI_AUDIT_NO_SIGN = 1", &no_env));
+        assert!(!s("PI_AUDIT_NO_SIGN = False", &no_env));
+        assert!(!s("PI_AUDIT_NO_SIGN = ''", &no_env));
+        let env_true = |k: &str| (k == "PRIVACYIDEA_PI_AUDIT_NO_SIGN").then(|| "true".to_string());
+        let env_false =
+            |k: &str| (k == "PRIVACYIDEA_PI_AUDIT_NO_SIGN").then(|| "false".to_string());
+        assert!(s("", &env_true));
+        assert!(!s("", &env_false));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod api_token;
+pub mod audit_dump;
 pub mod audit_keys;
 pub mod audit_rotate;
 pub mod audit_verify;

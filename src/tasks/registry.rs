@@ -72,6 +72,7 @@ task_kinds! {
     MetricsCleanup(super::metrics_cleanup::MetricsCleanup),
     ConditionalAccessPurge(super::conditional_access_purge::ConditionalAccessPurge),
     UsercacheCleanup(super::usercache_cleanup::UsercacheCleanup),
+    AuditDump(super::audit_dump::AuditDump),
 }
 
 impl TaskSpec {

@@ -4,6 +4,7 @@
 mod harness;
 
 mod admins;
+mod audit_dump;
 mod audit_rotate;
 mod audit_verify;
 mod backup;
