@@ -411,7 +411,9 @@ fn picfg_python_takes_over_a_file_beyond_the_subset() {
             .contains("did not finish executing the file within 1 s"),
         "{e}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // The message proves the limit fired; the bound only catches a run that waited for the
+    // file instead of stopping it (generous, for a loaded machine).
+    assert!(started.elapsed() < Duration::from_secs(30));
     // An interpreter that does not exist.
     let e = PiCfg::load_python(&path, Path::new("/nonexistent/python")).unwrap_err();
     assert!(

@@ -139,7 +139,9 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-fn wait_for_port(child: &mut Child, port: u16, log: &Path) {
+/// Wait until the server answers `ready` (a protocol-level probe, not just an open port: a
+/// server listens before it accepts sessions), failing early when it exits.
+fn wait_until_ready(child: &mut Child, port: u16, log: &Path, ready: &mut Command) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
@@ -148,9 +150,12 @@ fn wait_for_port(child: &mut Child, port: u16, log: &Path) {
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            // listening; give the server a moment to finish start-up
-            std::thread::sleep(Duration::from_millis(300));
+        let probe = ready
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if probe.is_ok_and(|s| s.success()) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -230,7 +235,9 @@ pub fn postgres() -> Option<Server> {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start postgres");
-    wait_for_port(&mut child, port, &log);
+    let mut ready = Command::new(Path::new(PG_BIN).join("pg_isready"));
+    ready.args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()]);
+    wait_until_ready(&mut child, port, &log, &mut ready);
     Some(Server {
         child,
         port,
@@ -258,7 +265,13 @@ pub fn mariadb() -> Option<Server> {
     if is_root() {
         cmd.arg("--user=root");
     }
-    run(&mut cmd, "mariadb-install-db");
+    {
+        // Two bootstraps at once fail now and then (seen when the TLS tests ran in parallel):
+        // one at a time within this test binary.
+        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+        run(&mut cmd, "mariadb-install-db");
+    }
     let port = free_port(53306..=53309);
     let log = dir.path().join("server.log");
     let mut cmd = Command::new(server);
@@ -286,7 +299,21 @@ pub fn mariadb() -> Option<Server> {
         .stderr(Stdio::null())
         .spawn()
         .expect("start mariadbd");
-    wait_for_port(&mut child, port, &log);
+    // `ping` succeeds once the server accepts sessions, even when the probe itself may not log in.
+    let mut ready = Command::new("mariadb-admin");
+    ready.args([
+        "--protocol=TCP",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port.to_string(),
+        "-u",
+        "root",
+        "--ssl",
+        "--skip-ssl-verify-server-cert",
+        "ping",
+    ]);
+    wait_until_ready(&mut child, port, &log, &mut ready);
     Some(Server {
         child,
         port,
