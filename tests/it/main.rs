@@ -23,6 +23,7 @@ mod picfg;
 mod policies;
 mod policies_cli;
 mod scheduler;
+mod scheduler_monitoring;
 mod schema;
 mod tls;
 mod tls_servers;
