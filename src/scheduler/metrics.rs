@@ -8,6 +8,9 @@
 //! are this node's; the last run and the last success come from the run ledger (read at every
 //! ledger probe, each half lease period), so every node reports the same cluster-wide values
 //! and an alert works whichever node is scraped.
+//!
+//! The job's label is `job_name`, not `job`: Prometheus sets `job` on every scraped series
+//! itself (the scrape job) and would rename ours to `exported_job`.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -264,7 +267,7 @@ impl SchedulerMetrics {
             e.family(name, kind, help);
             for (job, m) in jobs {
                 if let Some(v) = value(m) {
-                    e.sample(name, &[("job", job)], v);
+                    e.sample(name, &[("job_name", job)], v);
                 }
             }
         };
@@ -282,7 +285,7 @@ impl SchedulerMetrics {
             statuses.dedup();
             for s in statuses {
                 let n = m.runs.get(s).copied().unwrap_or(0);
-                e.sample(name, &[("job", job), ("status", s)], n as f64);
+                e.sample(name, &[("job_name", job), ("status", s)], n as f64);
             }
         }
 
@@ -296,7 +299,7 @@ impl SchedulerMetrics {
             }
             for s in statuses {
                 let v = if s == last.status { 1.0 } else { 0.0 };
-                e.sample(name, &[("job", job), ("status", s)], v);
+                e.sample(name, &[("job_name", job), ("status", s)], v);
             }
         }
 
@@ -427,7 +430,7 @@ mod tests {
         m.observe(&started);
         assert!(m
             .render()
-            .contains("pi_manage_job_lease_held{job=\"nightly\"} 1\n"));
+            .contains("pi_manage_job_lease_held{job_name=\"nightly\"} 1\n"));
         let mut finished = event("run_finished", "nightly");
         finished.status = Some("ok".into());
         m.observe(&finished);
@@ -455,19 +458,19 @@ mod tests {
         m.observe(&event("claim_failed", "nightly"));
         let text = m.render();
         for line in [
-            "pi_manage_job_runs_total{job=\"nightly\",status=\"ok\"} 1\n",
-            "pi_manage_job_runs_total{job=\"nightly\",status=\"skipped\"} 1\n",
-            "pi_manage_job_runs_total{job=\"nightly\",status=\"failed\"} 0\n",
-            "pi_manage_job_last_run_status{job=\"nightly\",status=\"failed\"} 1\n",
-            "pi_manage_job_last_run_status{job=\"nightly\",status=\"ok\"} 0\n",
-            "pi_manage_job_last_run_end_timestamp_seconds{job=\"nightly\"} 1796351401.5\n",
-            "pi_manage_job_last_success_timestamp_seconds{job=\"nightly\"} 1796265001\n",
-            "pi_manage_job_last_run_duration_seconds{job=\"nightly\"} 1.5\n",
-            "pi_manage_job_last_run_rows_affected{job=\"nightly\"} 42\n",
-            "pi_manage_job_interval_seconds{job=\"nightly\"} 86400\n",
-            "pi_manage_job_lease_held{job=\"nightly\"} 0\n",
-            "pi_manage_job_takeovers_total{job=\"nightly\"} 1\n",
-            "pi_manage_job_ledger_errors_total{job=\"nightly\"} 1\n",
+            "pi_manage_job_runs_total{job_name=\"nightly\",status=\"ok\"} 1\n",
+            "pi_manage_job_runs_total{job_name=\"nightly\",status=\"skipped\"} 1\n",
+            "pi_manage_job_runs_total{job_name=\"nightly\",status=\"failed\"} 0\n",
+            "pi_manage_job_last_run_status{job_name=\"nightly\",status=\"failed\"} 1\n",
+            "pi_manage_job_last_run_status{job_name=\"nightly\",status=\"ok\"} 0\n",
+            "pi_manage_job_last_run_end_timestamp_seconds{job_name=\"nightly\"} 1796351401.5\n",
+            "pi_manage_job_last_success_timestamp_seconds{job_name=\"nightly\"} 1796265001\n",
+            "pi_manage_job_last_run_duration_seconds{job_name=\"nightly\"} 1.5\n",
+            "pi_manage_job_last_run_rows_affected{job_name=\"nightly\"} 42\n",
+            "pi_manage_job_interval_seconds{job_name=\"nightly\"} 86400\n",
+            "pi_manage_job_lease_held{job_name=\"nightly\"} 0\n",
+            "pi_manage_job_takeovers_total{job_name=\"nightly\"} 1\n",
+            "pi_manage_job_ledger_errors_total{job_name=\"nightly\"} 1\n",
         ] {
             assert!(text.contains(line), "{line} missing in:\n{text}");
         }
@@ -502,7 +505,7 @@ mod tests {
         m.observe(&event("slot_skipped", "gone"));
         tick(&m, &expr);
         let text = m.render();
-        assert!(text.contains("job=\"old\""));
-        assert!(!text.contains("job=\"gone\""));
+        assert!(text.contains("job_name=\"old\""));
+        assert!(!text.contains("job_name=\"gone\""));
     }
 }

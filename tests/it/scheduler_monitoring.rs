@@ -164,7 +164,7 @@ impl Scrape {
     }
 
     fn job(&self, name: &str) -> Option<f64> {
-        self.get(name, &[("job", "tick")])
+        self.get(name, &[("job_name", "tick")])
     }
 }
 
@@ -280,7 +280,7 @@ fn schedule_serves_metrics_and_health_and_reports_an_unreachable_ledger() {
         let s = Scrape::parse(&get(addr, "/metrics").2);
         (s.get(
             "pi_manage_job_runs_total",
-            &[("job", "tick"), ("status", "ok")],
+            &[("job_name", "tick"), ("status", "ok")],
         )? >= 1.0)
             .then_some(())
     });
@@ -325,7 +325,7 @@ fn schedule_serves_metrics_and_health_and_reports_an_unreachable_ledger() {
     let status = |s: &str| {
         scrape.get(
             "pi_manage_job_last_run_status",
-            &[("job", "tick"), ("status", s)],
+            &[("job_name", "tick"), ("status", s)],
         )
     };
     assert_eq!(status(&last.status), Some(1.0), "{last:?}");
