@@ -12,6 +12,7 @@ pub fn job_schema() -> Value {
     let schema = generator.into_root_schema_for::<JobFile>();
     let mut value = serde_json::to_value(schema).expect("schema serialises");
     strip_nullable(&mut value);
+    super::schema_editor::annotate(&mut value);
     value
 }
 
@@ -70,6 +71,7 @@ use jsonschema::ValidationError;
 use super::diagnostic::{did_you_mean, Diagnostic};
 use super::duration::{Duration, DURATION_PATTERN};
 use super::model::TaskSpec;
+use super::schema_editor::{CRON_MESSAGE, CRON_PATTERN};
 use super::source::{escape_segment, Source};
 
 fn validator() -> &'static jsonschema::Validator {
@@ -97,6 +99,9 @@ fn report(source: &Source, err: &ValidationError<'_>, out: &mut Vec<Diagnostic>)
         ValidationErrorKind::OneOfNotValid { context } if is_task_pointer(&pointer) => {
             report_task(source, &pointer, instance, context, out);
         }
+        // The list of kinds next to the tasks' `oneOf` (for editors): report_task says it.
+        ValidationErrorKind::Enum { .. }
+            if pointer.strip_suffix("/kind").is_some_and(is_task_pointer) => {}
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_properties(&schema_path, instance);
             for key in unexpected {
@@ -124,6 +129,9 @@ fn report(source: &Source, err: &ValidationError<'_>, out: &mut Vec<Diagnostic>)
         }
         ValidationErrorKind::Pattern { pattern } if pattern == DURATION_PATTERN => {
             out.push(duration_problem(at, instance));
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == CRON_PATTERN => {
+            out.push(at(format!("not a cron expression: {CRON_MESSAGE}")));
         }
         ValidationErrorKind::Type { kind } => {
             let expected = format!("{kind:?}")

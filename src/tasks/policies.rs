@@ -61,8 +61,11 @@ pub struct Policies {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyMode {
+    /// Create or update the listed policies; leave other stored policies alone (the default).
     #[default]
     Merge,
+    /// The listed policies are all there is: stored policies not listed are deleted (needs
+    /// `prune: true` to confirm).
     Exact,
 }
 

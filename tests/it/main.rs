@@ -16,6 +16,7 @@ mod cli_keys;
 mod concurrency;
 mod create_tables;
 mod db_cli;
+mod editor;
 mod galera;
 mod jobs;
 mod keys;
