@@ -301,6 +301,7 @@ fn fallback_example(p: &Map<String, Value>, definitions: &Value) -> Option<Strin
 /// (shown when completing the value), and, for a field it does not take, a message that lists
 /// the fields it does.
 fn annotate_kind(kind: &mut Value, definitions: &Value) {
+    annotate_properties(kind, definitions, "");
     let Some(name) = kind
         .pointer("/properties/kind/const")
         .and_then(Value::as_str)
@@ -422,4 +423,117 @@ fn yaml_to_json(y: &yaml_rust2::Yaml) -> Option<Value> {
         Yaml::Array(a) => Value::Array(a.iter().filter_map(yaml_to_json).collect()),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::schema::job_schema;
+
+    /// Every property of every object in the schema, with its path.
+    fn properties(node: &Value, path: &str, out: &mut Vec<(String, Value)>) {
+        match node {
+            Value::Object(map) => {
+                if let Some(Value::Object(props)) = map.get("properties") {
+                    for (k, v) in props {
+                        out.push((format!("{path}/{k}"), v.clone()));
+                    }
+                }
+                for (k, v) in map {
+                    properties(v, &format!("{path}/{k}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    properties(v, &format!("{path}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_field_has_an_example_that_validates() {
+        let schema = job_schema();
+        let mut props = Vec::new();
+        properties(&schema, "", &mut props);
+        assert!(props.len() > 100, "{}", props.len());
+        for (path, prop) in props {
+            if path.ends_with("/kind") {
+                assert!(prop.get("description").is_some(), "{path}");
+                continue;
+            }
+            let md = prop["markdownDescription"].as_str().unwrap_or_default();
+            assert!(md.contains("Example:\n```yaml\n"), "{path}: {md}");
+            let mut alone = prop.clone();
+            alone["definitions"] = schema["definitions"].clone();
+            let validator = jsonschema::draft7::new(&alone).unwrap();
+            for example in prop["examples"].as_array().into_iter().flatten() {
+                let errors: Vec<String> = validator
+                    .iter_errors(example)
+                    .map(|e| e.to_string())
+                    .collect();
+                assert!(errors.is_empty(), "{path}: example {example}: {errors:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_has_an_example_task_that_validates() {
+        let schema = job_schema();
+        let kinds = schema["definitions"]["TaskSpec"]["oneOf"]
+            .as_array()
+            .unwrap();
+        assert_eq!(kinds.len(), TaskSpec::KINDS.len());
+        for (kind, name) in kinds.iter().zip(TaskSpec::KINDS) {
+            let md = kind["markdownDescription"].as_str().unwrap();
+            let yaml = md
+                .split("```yaml\n")
+                .nth(1)
+                .and_then(|s| s.split("```").next())
+                .unwrap_or_else(|| panic!("{name}: no example in {md}"));
+            let file = format!("version: 1\nname: example\n{yaml}");
+            let source =
+                crate::job::source::Source::parse(std::path::Path::new("e.yaml"), &file).unwrap();
+            let problems = crate::job::schema::check_against_schema(&source);
+            assert!(problems.is_empty(), "{name}:\n{file}\n{problems:?}");
+            assert!(kind["errorMessage"].as_str().unwrap().contains(name));
+        }
+    }
+
+    #[test]
+    fn enumerations_describe_their_values() {
+        let schema = job_schema();
+        let catch_up = &schema["definitions"]["CatchUp"];
+        assert_eq!(catch_up["enum"], json!(["skip", "once"]));
+        let descriptions = catch_up["enumDescriptions"].as_array().unwrap();
+        assert_eq!(descriptions.len(), 2);
+        assert!(descriptions[1].as_str().unwrap().contains("max_lateness"));
+        assert_eq!(schema["properties"]["catch_up"]["default"], "once");
+        assert_eq!(schema["$id"], SCHEMA_ID);
+        let kinds = &schema["definitions"]["TaskSpec"]["properties"]["kind"];
+        assert_eq!(kinds["enum"], json!(TaskSpec::KINDS));
+        assert_eq!(
+            kinds["enumDescriptions"].as_array().unwrap().len(),
+            TaskSpec::KINDS.len()
+        );
+    }
+
+    #[test]
+    fn the_cron_pattern_admits_what_the_parser_reads_and_rejects_wrong_field_counts() {
+        let re = regex::Regex::new(CRON_PATTERN).unwrap();
+        for ok in [
+            "30 2 * * *",
+            "*/15 * * * *",
+            "0 8-18/2 * * mon-fri",
+            "*/10 * * * * *",
+            "@daily",
+            "0 0 1,15 JAN,JUL ?",
+        ] {
+            assert!(re.is_match(ok), "{ok}");
+        }
+        for bad in ["30 2 * *", "", "every day", "1 2 3 4 5 6 7"] {
+            assert!(!re.is_match(bad), "{bad}");
+        }
+    }
 }

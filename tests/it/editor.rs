@@ -316,10 +316,14 @@ fn yaml_language_server_validates_and_completes_job_files_with_the_schema() {
     for field in ["name", "older_than", "chunksize"] {
         item(field);
     }
-    // Its description (the markdown one, with the example, where the client renders markdown).
-    let doc = item("older_than")["documentation"].to_string();
+    // Its description, in markdown with an example (the client said it renders markdown).
+    let doc = &item("older_than")["documentation"];
+    assert_eq!(doc["kind"], "markdown", "{doc}");
+    let text = doc["value"].as_str().unwrap();
     assert!(
-        doc.contains("Delete challenges created longer ago than this"),
-        "{doc}"
+        text.contains("Delete challenges created longer ago than this")
+            && text.contains("Example:")
+            && text.contains("older_than: 180d"),
+        "{text}"
     );
 }
