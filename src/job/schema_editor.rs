@@ -167,12 +167,37 @@ pub fn annotate(schema: &mut Value) {
         }
     }
     kind_enum(schema);
+    discriminate_by_kind(schema);
 }
 
-/// Every kind, with its description, next to the `oneOf`: an editor completes `kind:` from
-/// it, and an unknown kind is answered with the whole list — the `oneOf` alone names only the
-/// kinds whose other fields fit best. (The executor reports unknown kinds itself and skips
-/// this enum's error.)
+/// schemars describes the tasks as a `oneOf` of one object per kind. A validator then tries
+/// every kind against a task and reports the errors of the kinds that fit best — for a
+/// misspelt `kind`, "must be one of" the few kinds that share the task's other fields. As
+/// `if kind is K then K's fields` per kind, only the task's own kind applies, and a task whose
+/// kind is unknown gets the one message that lists them all.
+fn discriminate_by_kind(schema: &mut Value) {
+    let Some(task) = schema.pointer_mut("/definitions/TaskSpec") else {
+        return;
+    };
+    let Some(Value::Array(kinds)) = task.as_object_mut().and_then(|t| t.remove("oneOf")) else {
+        return;
+    };
+    let branches: Vec<Value> = kinds
+        .into_iter()
+        .map(|kind| {
+            let name = kind.pointer("/properties/kind/const").cloned();
+            json!({
+                "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
+                "then": kind,
+            })
+        })
+        .collect();
+    task["required"] = json!(["kind"]);
+    task["allOf"] = Value::Array(branches);
+}
+
+/// Every kind, with its description: an editor completes `kind:` from it, and an unknown kind
+/// is answered with the whole list (the executor words its own message, with a "did you mean").
 fn kind_enum(schema: &mut Value) {
     let Some(task) = schema.pointer_mut("/definitions/TaskSpec") else {
         return;
@@ -460,7 +485,11 @@ mod tests {
         assert!(props.len() > 100, "{}", props.len());
         for (path, prop) in props {
             if path.ends_with("/kind") {
-                assert!(prop.get("description").is_some(), "{path}");
+                // The `if` that selects a kind's fields needs no words; the others have them.
+                assert!(
+                    path.contains("/if/") || prop.get("description").is_some(),
+                    "{path}"
+                );
                 continue;
             }
             let md = prop["markdownDescription"].as_str().unwrap_or_default();
@@ -481,11 +510,13 @@ mod tests {
     #[test]
     fn every_kind_has_an_example_task_that_validates() {
         let schema = job_schema();
-        let kinds = schema["definitions"]["TaskSpec"]["oneOf"]
+        let kinds = schema["definitions"]["TaskSpec"]["allOf"]
             .as_array()
             .unwrap();
         assert_eq!(kinds.len(), TaskSpec::KINDS.len());
-        for (kind, name) in kinds.iter().zip(TaskSpec::KINDS) {
+        for (branch, name) in kinds.iter().zip(TaskSpec::KINDS) {
+            assert_eq!(branch["if"]["properties"]["kind"]["const"], *name);
+            let kind = &branch["then"];
             let md = kind["markdownDescription"].as_str().unwrap();
             let yaml = md
                 .split("```yaml\n")
