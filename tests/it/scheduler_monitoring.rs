@@ -456,3 +456,41 @@ fn a_bad_metrics_address_is_refused_before_scheduling() {
         "{stderr}"
     );
 }
+
+#[test]
+fn schedule_is_not_ready_for_systemd_while_the_ledger_is_unreachable() {
+    let db = privacyidea_sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = job_dir(dir.path(), &db, "0 0 3 * * *");
+    // A database file that is not one: the job files load, the ledger cannot be reached.
+    let path = db.url.database.clone().unwrap();
+    std::fs::write(&path, b"not a database. ".repeat(256)).unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut node = Node::start(
+        &jobs,
+        dir.path().join("node.log"),
+        &[],
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())],
+    );
+    let mut seen: Vec<String> = Vec::new();
+    // READY=1 would come before the status line of the same turn of the loop.
+    poll("the 'waiting for the run ledger' status", || {
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = socket.recv(&mut buf) {
+            seen.extend(
+                String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .map(str::to_string),
+            );
+        }
+        seen.iter()
+            .any(|l| l.starts_with("STATUS=waiting for the run ledger; next: tick at "))
+            .then_some(())
+    });
+    assert!(!seen.iter().any(|l| l == "READY=1"), "{seen:?}");
+    assert_eq!(node.stop(), Some(0), "{seen:?}");
+}
