@@ -492,6 +492,7 @@ mod tests {
                 );
                 continue;
             }
+            assert!(prop["description"].is_string(), "{path} has no description");
             let md = prop["markdownDescription"].as_str().unwrap_or_default();
             assert!(md.contains("Example:\n```yaml\n"), "{path}: {md}");
             let mut alone = prop.clone();
