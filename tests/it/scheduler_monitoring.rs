@@ -494,3 +494,100 @@ fn schedule_is_not_ready_for_systemd_while_the_ledger_is_unreachable() {
     assert!(!seen.iter().any(|l| l == "READY=1"), "{seen:?}");
     assert_eq!(node.stop(), Some(0), "{seen:?}");
 }
+
+/// The ledger query behind the "last run" metrics, on every backend: the run that finished
+/// last (whatever its status, any node) and the last `ok` one; running rows are not runs yet.
+#[test]
+fn ledger_latest_runs_on_every_backend() {
+    for db in privacyidea_databases() {
+        let mut a = Ledger::new(db.connect(), "a").unwrap();
+        let mut b = Ledger::new(db.connect(), "b").unwrap();
+        let (none, none_ok) = a.latest_runs("job").unwrap();
+        assert!(none.is_none() && none_ok.is_none(), "{}", db.label());
+        let t = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let slots = [
+            (
+                "2026-01-01T00:00:00.000000Z",
+                "ok",
+                "2026-01-01T00:00:05.000000Z",
+            ),
+            (
+                "2026-01-01T01:00:00.000000Z",
+                "failed",
+                "2026-01-01T01:00:07.500000Z",
+            ),
+        ];
+        for (i, (slot, status, end)) in slots.iter().enumerate() {
+            let l = if i == 0 { &mut a } else { &mut b };
+            l.claim(
+                "job",
+                slot,
+                pi_manage::scheduler::ledger::Trigger::Schedule,
+                t(slot),
+            )
+            .unwrap();
+            l.finish(
+                "job",
+                slot,
+                status,
+                t(end),
+                1500 + i as i64,
+                Some(7),
+                None,
+                None,
+            )
+            .unwrap();
+        }
+        // A run still going, and another job's run: neither counts.
+        a.claim(
+            "job",
+            "2026-01-01T02:00:00.000000Z",
+            pi_manage::scheduler::ledger::Trigger::Schedule,
+            t("2026-01-01T02:00:00.000000Z"),
+        )
+        .unwrap();
+        b.claim(
+            "other",
+            "2026-01-01T03:00:00.000000Z",
+            pi_manage::scheduler::ledger::Trigger::Schedule,
+            t("2026-01-01T03:00:00.000000Z"),
+        )
+        .unwrap();
+        b.finish(
+            "other",
+            "2026-01-01T03:00:00.000000Z",
+            "ok",
+            t("2026-01-01T03:00:01.000000Z"),
+            1,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        let (last, last_ok) = a.latest_runs("job").unwrap();
+        let (last, last_ok) = (last.unwrap(), last_ok.unwrap());
+        assert_eq!(
+            (last.status.as_str(), last.node.as_str(), last.duration_ms),
+            ("failed", "b", Some(1501)),
+            "{}",
+            db.label()
+        );
+        assert_eq!(
+            last.finished_at.as_deref(),
+            Some("2026-01-01T01:00:07.500000Z"),
+            "{}",
+            db.label()
+        );
+        assert_eq!(last.rows_affected, Some(7), "{}", db.label());
+        assert_eq!(
+            (last_ok.status.as_str(), last_ok.slot.as_str()),
+            ("ok", "2026-01-01T00:00:00.000000Z"),
+            "{}",
+            db.label()
+        );
+    }
+}
