@@ -247,6 +247,10 @@ pub struct ScheduleArgs {
     /// How long run history is kept.
     #[arg(long, default_value = "90d", value_name = "DURATION")]
     pub history_retention: String,
+    /// Serve Prometheus metrics at /metrics and a health check at /healthz on this address
+    /// (for example 127.0.0.1:9464; port 0 picks a free port). Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]

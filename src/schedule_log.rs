@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::db::delete::{DeleteObserver, NoProgress};
 use crate::executor::{JobReport, RunOutput};
+use crate::scheduler::metrics::SchedulerMetrics;
 use crate::tasks::{Task, TaskOutcome, TaskOutput};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub struct Event {
     pub run_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
+    /// How a run came about (`schedule`, `catch_up`, `takeover`), on `run_started`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +50,8 @@ pub struct SchedulerLog {
     format: LogFormat,
     node: String,
     out: Arc<Mutex<()>>,
+    /// Folds every event into the scheduler's metrics (`/metrics`, `/healthz`).
+    metrics: Option<Arc<SchedulerMetrics>>,
 }
 
 impl SchedulerLog {
@@ -54,10 +60,20 @@ impl SchedulerLog {
             format,
             node: node.to_string(),
             out: Arc::new(Mutex::new(())),
+            metrics: None,
         }
     }
 
+    /// Also count every event in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<SchedulerMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     pub fn log(&self, e: Event) {
+        if let Some(m) = &self.metrics {
+            m.observe(&e);
+        }
         let _guard = self.out.lock();
         let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
         let line = match self.format {

@@ -12,6 +12,8 @@ use crate::report::{self, Format};
 use crate::schedule_log::{LogFormat, SchedulerLog};
 use crate::scheduler::daemon::{self, ScheduleOptions};
 use crate::scheduler::ledger::Ledger;
+use crate::scheduler::metrics::SchedulerMetrics;
+use crate::scheduler::metrics_http;
 
 fn duration(flag: &str, text: &str) -> Result<Duration, AppError> {
     Duration::parse(text).map_err(|e| AppError::Usage(format!("{flag}: {e}")))
@@ -47,14 +49,17 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
         .node
         .clone()
         .unwrap_or_else(crate::scheduler::ledger::host_name);
+    let lease_ttl = std::time::Duration::from_secs(lease.as_secs());
+    let metrics = Arc::new(SchedulerMetrics::new(&node, lease_ttl));
     let opts = ScheduleOptions {
         node: node.clone(),
-        lease_ttl: std::time::Duration::from_secs(lease.as_secs()),
+        lease_ttl,
         grace: std::time::Duration::from_secs(duration("--grace", &args.grace)?.as_secs()),
         history_retention: duration("--history-retention", &args.history_retention)?.to_chrono(),
         open: OpenOptions::default(),
         picfg: globals.picfg.clone(),
         picfg_python: globals.picfg_python.clone(),
+        metrics: metrics.clone(),
     };
     let log = SchedulerLog::new(
         match args.log_format {
@@ -62,7 +67,17 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
             OutputFormat::Json => LogFormat::Json,
         },
         &node,
-    );
+    )
+    .with_metrics(metrics.clone());
+    if let Some(addr) = &args.metrics_listen {
+        let bound = metrics_http::serve(addr, metrics).map_err(AppError::Usage)?;
+        log.info(
+            "metrics_listening",
+            None,
+            None,
+            format!("serving /metrics and /healthz on http://{bound}"),
+        );
+    }
     let hup = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone());
     Ok(daemon::run(

@@ -7,4 +7,5 @@ pub mod diagnostic;
 pub mod duration;
 pub mod model;
 pub mod schema;
+pub mod schema_editor;
 pub mod source;

@@ -67,7 +67,9 @@ pub struct JobFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CatchUp {
+    /// Run nothing for the missed slots; wait for the next one.
     Skip,
+    /// Run the most recent missed slot once, if it is not older than `max_lateness` (the default).
     #[default]
     Once,
 }
@@ -262,8 +264,10 @@ impl Default for AuditKeys {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
+    /// It must exist: created (or updated) when it does not (the default).
     #[default]
     Present,
+    /// It must not exist: deleted when it does.
     Absent,
 }
 
@@ -306,8 +310,10 @@ fn is_present(p: &Presence) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiTokenRole {
+    /// An administrator's token, for privacyIDEA's admin API (the default).
     #[default]
     Admin,
+    /// A token for the `/validate` endpoints only.
     Validate,
 }
 

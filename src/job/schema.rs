@@ -12,6 +12,7 @@ pub fn job_schema() -> Value {
     let schema = generator.into_root_schema_for::<JobFile>();
     let mut value = serde_json::to_value(schema).expect("schema serialises");
     strip_nullable(&mut value);
+    super::schema_editor::annotate(&mut value);
     value
 }
 
@@ -70,6 +71,7 @@ use jsonschema::ValidationError;
 use super::diagnostic::{did_you_mean, Diagnostic};
 use super::duration::{Duration, DURATION_PATTERN};
 use super::model::TaskSpec;
+use super::schema_editor::{CRON_MESSAGE, CRON_PATTERN};
 use super::source::{escape_segment, Source};
 
 fn validator() -> &'static jsonschema::Validator {
@@ -94,8 +96,22 @@ fn report(source: &Source, err: &ValidationError<'_>, out: &mut Vec<Diagnostic>)
     let instance = err.instance();
     let at = |msg: String| Diagnostic::error(&source.path, source.pos(&pointer), &pointer, msg);
     match err.kind() {
-        ValidationErrorKind::OneOfNotValid { context } if is_task_pointer(&pointer) => {
-            report_task(source, &pointer, instance, context, out);
+        // A task's kind: unknown, missing, or the task is no mapping at all. (The schema picks
+        // the fields to check by kind, so these come alone, not with every kind's errors.)
+        ValidationErrorKind::Enum { .. }
+            if pointer.strip_suffix("/kind").is_some_and(is_task_pointer) =>
+        {
+            let task = pointer.strip_suffix("/kind").unwrap_or_default();
+            let value = source.value.pointer(task).unwrap_or(instance);
+            report_kind(source, task, value, out);
+        }
+        ValidationErrorKind::Required { property }
+            if is_task_pointer(&pointer) && property.as_str() == Some("kind") =>
+        {
+            report_kind(source, &pointer, instance, out);
+        }
+        ValidationErrorKind::Type { .. } if is_task_pointer(&pointer) => {
+            report_kind(source, &pointer, instance, out);
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_properties(&schema_path, instance);
@@ -124,6 +140,9 @@ fn report(source: &Source, err: &ValidationError<'_>, out: &mut Vec<Diagnostic>)
         }
         ValidationErrorKind::Pattern { pattern } if pattern == DURATION_PATTERN => {
             out.push(duration_problem(at, instance));
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == CRON_PATTERN => {
+            out.push(at(format!("not a cron expression: {CRON_MESSAGE}")));
         }
         ValidationErrorKind::Type { kind } => {
             let expected = format!("{kind:?}")
@@ -175,13 +194,11 @@ fn is_task_pointer(pointer: &str) -> bool {
         .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// A task matched no variant: say which kind is wrong, or report the errors of the variant
-/// its `kind` selects rather than the errors of every variant.
-fn report_task(
+/// What is wrong with a task's `kind` (or with the task, when it is not a mapping).
+fn report_kind(
     source: &Source,
     pointer: &str,
     task: &serde_json::Value,
-    context: &[Vec<ValidationError<'static>>],
     out: &mut Vec<Diagnostic>,
 ) {
     let kinds = TaskSpec::KINDS;
@@ -202,27 +219,18 @@ fn report_task(
         );
         return;
     };
-    let Some(index) = kinds.iter().position(|k| *k == kind_str) else {
-        let p = format!("{pointer}/kind");
-        let mut d = Diagnostic::error(
-            &source.path,
-            source.pos(&p),
-            &p,
-            format!("unknown task kind '{kind_str}'"),
-        );
-        d = match did_you_mean(kind_str, kinds.iter().copied()) {
-            Some(s) => d.with_hint(format!("did you mean '{s}'?")),
-            None => d.with_hint(format!("kind is one of: {}", kinds.join(", "))),
-        };
-        out.push(d);
-        return;
+    let p = format!("{pointer}/kind");
+    let mut d = Diagnostic::error(
+        &source.path,
+        source.pos(&p),
+        &p,
+        format!("unknown task kind '{kind_str}'"),
+    );
+    d = match did_you_mean(kind_str, kinds.iter().copied()) {
+        Some(s) => d.with_hint(format!("did you mean '{s}'?")),
+        None => d.with_hint(format!("kind is one of: {}", kinds.join(", "))),
     };
-    // schemars emits the variants in declaration order, which is the order of KINDS.
-    if let Some(errors) = context.get(index) {
-        for e in errors {
-            report(source, e, out);
-        }
-    }
+    out.push(d);
 }
 
 /// The property names the schema allows at the object an `additionalProperties` error is
@@ -234,6 +242,16 @@ fn allowed_properties(schema_path: &str, instance: &serde_json::Value) -> Vec<St
         .unwrap_or(schema_path);
     let mut node = &schema;
     for seg in obj_path.split('/').filter(|s| !s.is_empty()) {
+        if seg == "$ref" {
+            // The path went through a reference: continue in the definition it names.
+            let name = node
+                .get("$ref")
+                .and_then(|r| r.as_str())
+                .and_then(|r| r.strip_prefix("#/definitions/"))
+                .unwrap_or_default();
+            node = &schema["definitions"][name];
+            continue;
+        }
         node = match node {
             serde_json::Value::Object(m) => m.get(seg).unwrap_or(&serde_json::Value::Null),
             serde_json::Value::Array(a) => seg

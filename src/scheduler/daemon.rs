@@ -20,6 +20,8 @@ use chrono_tz::Tz;
 
 use super::cron::CronExpr;
 use super::ledger::{slot_key, Claim, Ledger, Trigger};
+use super::metrics::{JobTick, SchedulerMetrics};
+use super::systemd::SystemdNotifier;
 use crate::clock::SystemClock;
 use crate::db::{self, OpenOptions};
 use crate::executor::{self, JobStatus, RunOptions, Runtime};
@@ -45,6 +47,8 @@ pub struct ScheduleOptions {
     pub picfg: Option<PathBuf>,
     /// `--picfg-python`.
     pub picfg_python: Option<PathBuf>,
+    /// What `/metrics` and `/healthz` report; the log feeds it the run events.
+    pub metrics: Arc<SchedulerMetrics>,
 }
 
 /// A job file ready to be scheduled.
@@ -247,6 +251,7 @@ pub fn run(
     let probe_every = opts.lease_ttl / 2;
     let mut last_probe = Instant::now() - probe_every;
     let mut ledgers: HashMap<String, Ledger> = HashMap::new();
+    let mut systemd = SystemdNotifier::from_env();
     while interrupt.requested().is_none() {
         if hup.swap(false, Ordering::SeqCst) {
             match load(paths, opts.picfg.as_deref(), opts.picfg_python.as_deref()) {
@@ -323,7 +328,15 @@ pub fn run(
         if last_probe.elapsed() >= probe_every {
             last_probe = Instant::now();
             probe_orphans(&mut states, &mut ledgers, &opts, &log, &interrupt);
+            probe_ledgers(&states, &mut ledgers, &opts);
         }
+        opts.metrics.tick(states.iter().map(|s| JobTick {
+            name: s.sched.name(),
+            next: s.next,
+            expr: &s.sched.expr,
+            tz: s.sched.tz,
+        }));
+        systemd.tick(&opts.metrics);
         // Sleep in short steps: signals are noticed quickly, and the wall clock is re-read
         // after every step (a sleep computed once would drift over suspend or clock changes).
         let next_due = states.iter().filter_map(|s| s.next).min();
@@ -333,6 +346,8 @@ pub fn run(
             .min(StdDuration::from_millis(200));
         std::thread::sleep(wait.max(StdDuration::from_millis(10)));
     }
+    opts.metrics.stopping();
+    systemd.stopping();
     log.info("stopping", None, None, format!("stopping: no new runs; waiting up to {}s for running jobs to finish their current chunk", opts.grace.as_secs()));
     let deadline = Instant::now() + opts.grace;
     for st in &mut states {
@@ -493,6 +508,42 @@ fn probe_orphans(
     }
 }
 
+/// Reach every job's run ledger (one connection per database, kept between probes) and
+/// report its last runs to the metrics; what `/healthz` and `READY=1` judge reachability by.
+fn probe_ledgers(
+    states: &[JobState],
+    ledgers: &mut HashMap<String, Ledger>,
+    opts: &ScheduleOptions,
+) {
+    let mut unreachable: HashMap<String, String> = HashMap::new();
+    for st in states {
+        let (name, key) = (st.sched.name(), st.sched.settings.database.redacted());
+        if let Some(e) = unreachable.get(&key) {
+            // One connect timeout per database and probe, not one per job.
+            opts.metrics.ledger_unreachable(name, e);
+            continue;
+        }
+        let ledger = match ledgers.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => match open_ledger(&st.sched, opts) {
+                Ok(l) => v.insert(l),
+                Err(e) => {
+                    opts.metrics.ledger_unreachable(name, &e);
+                    unreachable.insert(key, e);
+                    continue;
+                }
+            },
+        };
+        match ledger.latest_runs(name) {
+            Ok(latest) => opts.metrics.ledger_reached(name, latest),
+            Err(e) => {
+                opts.metrics.ledger_unreachable(name, &e.to_string());
+                ledgers.remove(&key);
+            }
+        }
+    }
+}
+
 fn open_ledger(sched: &Scheduled, opts: &ScheduleOptions) -> Result<Ledger, String> {
     let conn = db::open(&sched.settings.database, &opts.open).map_err(|e| e.to_string())?;
     Ledger::new(conn, &opts.node).map_err(|e| e.to_string())
@@ -598,12 +649,16 @@ fn run_slot(
         }
     };
     let run_id = format!("{name}@{key}#{}", lease.token);
-    log.info(
-        "run_started",
-        Some(name),
-        Some(&key),
-        format!("run {run_id} started ({})", trigger.as_str()),
-    );
+    log.log(crate::schedule_log::Event {
+        level: "info",
+        event: "run_started",
+        job: Some(name.to_string()),
+        slot: Some(key.clone()),
+        run_id: Some(run_id.clone()),
+        trigger: Some(trigger.as_str()),
+        message: format!("run {run_id} started ({})", trigger.as_str()),
+        ..Default::default()
+    });
     // Destructive work stops once the lease may have expired without a renewal.
     let margin = opts.lease_ttl / 4;
     let run_interrupt = global.child(Some(Instant::now() + opts.lease_ttl - margin));
@@ -640,7 +695,12 @@ fn run_slot(
                         log.warn("lease_lost", Some(&name), Some(&key), "lost the lease: another node owns this job now; stopping after the current chunk".into());
                         break;
                     }
-                    Err(_) => {}
+                    Err(e) => log.warn(
+                        "lease_renew_failed",
+                        Some(&name),
+                        Some(&key),
+                        format!("could not renew the lease: {e}"),
+                    ),
                 }
             }
         })
@@ -727,12 +787,16 @@ fn run_slot(
     let duration_ms = started.elapsed().as_millis() as i64;
     if status == "lease_lost" {
         // Another node owns the slot now and records it; do not overwrite its row.
-        log.warn(
-            "run_finished",
-            Some(name),
-            Some(&key),
-            format!("run {run_id} stopped: lease lost"),
-        );
+        log.log(crate::schedule_log::Event {
+            level: "warn",
+            event: "run_finished",
+            job: Some(name.to_string()),
+            slot: Some(key.clone()),
+            run_id: Some(run_id.clone()),
+            status: Some(status.to_string()),
+            message: format!("run {run_id} stopped: lease lost"),
+            ..Default::default()
+        });
         return;
     }
     if let Err(e) = ledger.finish(

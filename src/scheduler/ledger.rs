@@ -474,6 +474,40 @@ impl Ledger {
 
     /// Run history, newest first.
     pub fn history(&mut self, job: Option<&str>, limit: usize) -> DbResult<Vec<RunRecord>> {
+        let filter = if job.is_some() {
+            format!(" WHERE {} = ?", self.q("job"))
+        } else {
+            String::new()
+        };
+        let order = format!("{} DESC, {}", self.q("started_at"), self.q("job"));
+        let params: Vec<Value> = job.map(|j| Value::Text(j.into())).into_iter().collect();
+        self.select_runs(&filter, &params, &order, limit)
+    }
+
+    /// The run of `job` (any node, any trigger) that finished last, and the one that
+    /// finished last with `ok`: what the scheduler's metrics report as the last run and the
+    /// last success, the same on every node.
+    pub fn latest_runs(&mut self, job: &str) -> DbResult<(Option<RunRecord>, Option<RunRecord>)> {
+        let finished = format!(
+            " WHERE {} = ? AND {} IS NOT NULL",
+            self.q("job"),
+            self.q("finished_at")
+        );
+        let order = format!("{} DESC", self.q("finished_at"));
+        let params = [Value::Text(job.into())];
+        let last = self.select_runs(&finished, &params, &order, 1)?.pop();
+        let ok = format!("{finished} AND {} = 'ok'", self.q("status"));
+        let last_ok = self.select_runs(&ok, &params, &order, 1)?.pop();
+        Ok((last, last_ok))
+    }
+
+    fn select_runs(
+        &mut self,
+        filter: &str,
+        params: &[Value],
+        order: &str,
+        limit: usize,
+    ) -> DbResult<Vec<RunRecord>> {
         let cols = [
             "job",
             "slot",
@@ -488,23 +522,15 @@ impl Ledger {
             "error",
         ];
         let select: Vec<String> = cols.iter().map(|c| self.q(c)).collect();
-        let filter = if job.is_some() {
-            format!(" WHERE {} = ?", self.q("job"))
-        } else {
-            String::new()
-        };
         let sql = format!(
-            "SELECT {} FROM {}{filter} ORDER BY {} DESC, {} LIMIT {limit}",
+            "SELECT {} FROM {}{filter} ORDER BY {order} LIMIT {limit}",
             select.join(", "),
             self.q(RUN_TABLE),
-            self.q("started_at"),
-            self.q("job"),
         );
-        let params: Vec<Value> = job.map(|j| Value::Text(j.into())).into_iter().collect();
         let text = |v: &Value| v.as_str().map(str::to_string);
         Ok(self
             .conn
-            .query_rows(&sql, &params)?
+            .query_rows(&sql, params)?
             .iter()
             .map(|r| RunRecord {
                 job: text(r.get(0)).unwrap_or_default(),

@@ -1,7 +1,12 @@
 //! The scheduler that replaces cron: cron expressions and their next fire times in a time
 //! zone ([`cron`]), the run ledger that makes each slot run once across nodes ([`ledger`]),
-//! and the long-running loop ([`daemon`]).
+//! the long-running loop ([`daemon`]), and what it reports to monitoring: [`metrics`] (served
+//! by [`metrics_http`] in the [`exposition`] format) and systemd's notify protocol ([`systemd`]).
 
 pub mod cron;
 pub mod daemon;
+pub mod exposition;
 pub mod ledger;
+pub mod metrics;
+pub mod metrics_http;
+pub mod systemd;

@@ -61,9 +61,12 @@ pub struct AuditDump {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DumpCompression {
+    /// Plain CSV (the default).
     #[default]
     None,
+    /// gzip (`.gz`).
     Gzip,
+    /// xz (`.xz`).
     Xz,
 }
 

@@ -61,8 +61,11 @@ pub struct Policies {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyMode {
+    /// Create or update the listed policies; leave other stored policies alone (the default).
     #[default]
     Merge,
+    /// The listed policies are all there is: stored policies not listed are deleted (needs
+    /// `prune: true` to confirm).
     Exact,
 }
 
@@ -168,12 +171,12 @@ fn conditions_schema(_: &mut SchemaGenerator) -> Schema {
             "minItems": 5,
             "maxItems": 6,
             "properties": {
-                "section": {"type": "string"},
-                "key": {"type": "string"},
-                "comparator": {"type": "string"},
-                "value": {"type": ["string", "number"]},
-                "active": {"type": "boolean"},
-                "handle_missing_data": {"type": "string"}
+                "section": {"type": "string", "description": "Where the compared attribute comes from, as privacyIDEA names it (e.g. `userinfo`, `tokeninfo`, `HTTP Request header`)."},
+                "key": {"type": "string", "description": "The attribute in that section (e.g. `groups`)."},
+                "comparator": {"type": "string", "description": "How the attribute is compared with `value` (privacyIDEA's comparators, e.g. `equals`, `contains`, `matches`)."},
+                "value": {"type": ["string", "number"], "description": "The value the attribute is compared with."},
+                "active": {"type": "boolean", "description": "Whether the condition is checked. Default true."},
+                "handle_missing_data": {"type": "string", "description": "What happens when the attribute is missing. Default `raise_error`."}
             },
             "required": ["section", "key", "comparator", "value"],
             "additionalProperties": false

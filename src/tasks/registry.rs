@@ -6,7 +6,7 @@
 //!
 //! The variant name is the kind in CamelCase (`challenge_cleanup` ↔ `ChallengeCleanup`):
 //! serde derives the `kind` tag from it, and a test checks it equals the struct's `KIND`.
-//! The order of the list is the order of the schema's `oneOf` and of the kinds in messages.
+//! The order of the list is the order of the schema's kinds and of the kinds in messages.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ macro_rules! task_kinds {
         }
 
         impl TaskSpec {
-            /// Every `kind` a job file may use, in the schema's `oneOf` order.
+            /// Every `kind` a job file may use, in the schema's order.
             pub const KINDS: &'static [&'static str] = &[$(<$spec as KindSpec>::KIND,)+];
 
             /// The `kind` string of this task.
@@ -88,17 +88,17 @@ mod tests {
 
     /// serde's tag (from the variant name) and the struct's `KIND` must agree, or a job file's
     /// `kind` would deserialise into a task that reports under another name. The schema's
-    /// `oneOf` carries serde's tags in list order.
+    /// `if kind … then …` branches carry serde's tags in list order.
     #[test]
     fn every_kind_string_is_the_serde_tag() {
         let schema = crate::job::schema::job_schema();
-        let one_of = schema["definitions"]["TaskSpec"]["oneOf"]
+        let branches = schema["definitions"]["TaskSpec"]["allOf"]
             .as_array()
-            .expect("TaskSpec is a oneOf");
-        let tags: Vec<&str> = one_of
+            .expect("TaskSpec is one `if kind … then …` per kind");
+        let tags: Vec<&str> = branches
             .iter()
             .map(|v| {
-                v["properties"]["kind"]["const"]
+                v["then"]["properties"]["kind"]["const"]
                     .as_str()
                     .expect("a const kind")
             })

@@ -193,6 +193,24 @@ pub fn privacyidea_databases() -> Vec<TestDb> {
     dbs
 }
 
+/// A fresh SQLite database with privacyIDEA's schema, for tests that need only one backend.
+pub fn privacyidea_sqlite() -> TestDb {
+    let db = sqlite_db();
+    let out = run_spec(
+        &db,
+        TaskSpec::CreateTables(Default::default()),
+        false,
+        &clock_utc(),
+    );
+    assert_eq!(
+        out.report.status,
+        executor::JobStatus::Ok,
+        "{:?}",
+        out.report
+    );
+    db
+}
+
 /// A collecting output: the lines tasks print.
 #[derive(Default)]
 pub struct Collect {
