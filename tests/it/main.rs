@@ -12,6 +12,8 @@ mod challenge_cleanup;
 mod cleanups;
 mod cleanups_cli;
 mod cli;
+mod cli_docs;
+mod cli_help;
 mod cli_keys;
 mod concurrency;
 mod create_tables;
