@@ -8,6 +8,12 @@
 # (`pi-manage man --dir`, `pi-manage completions SHELL`) into target/deb-assets/, which
 # [package.metadata.deb] in Cargo.toml lists as assets; then `cargo deb --no-build` packages.
 # Needs cargo-deb: `cargo install cargo-deb --locked`.
+#
+# Why a script and not build.rs: the pages come from the binary being packaged (same profile,
+# same features), so they cannot describe another build; a build script would have to compile
+# the clap definitions a second time for the host on every `cargo build`/`cargo test` and write
+# outside OUT_DIR, where cargo-deb could find them. cargo-deb has no pre-build hook, hence
+# `cargo deb --no-build` after the generation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
