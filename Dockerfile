@@ -32,7 +32,7 @@ RUN apt-get update \
 # A non-root user with a fixed numeric id (Kubernetes' runAsNonRoot checks the number), named
 # like the user privacyIDEA's own packages create.
 RUN groupadd --system --gid 10001 privacyidea \
-    && useradd --system --uid 10001 --gid privacyidea --home-dir /var/lib/privacyidea \
+    && useradd --uid 10001 --gid privacyidea --home-dir /var/lib/privacyidea \
        --no-create-home --shell /usr/sbin/nologin privacyidea \
     && install -d -m 0755 /etc/privacyidea /etc/privacyidea/jobs \
     && install -d -m 0700 -o privacyidea -g privacyidea /var/lib/privacyidea /var/lib/privacyidea/backup
