@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The help heading of the options every command accepts, so each command's help lists its own
+/// options apart from them.
+pub const GLOBAL_OPTIONS: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "pi-manage",
@@ -15,22 +19,22 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// privacyIDEA's configuration file [default: $PRIVACYIDEA_CONFIGFILE, else /etc/privacyidea/pi.cfg]
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_name = "PATH")]
     pub picfg: Option<PathBuf>,
     /// Let this Python interpreter (e.g. privacyIDEA's venv python) execute pi.cfg, for files beyond the Python subset pi-manage reads itself
-    #[arg(long, global = true, value_name = "PATH", env = "PIM_PICFG_PYTHON")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_name = "PATH", env = "PIM_PICFG_PYTHON")]
     pub picfg_python: Option<PathBuf>,
     /// Print only errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub quiet: bool,
     /// Report format: human-readable text, or one JSON document for machines.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     /// File holding the passphrase of a passphrase-encrypted enckey (PI_ENCFILE).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_name = "FILE")]
     pub enckey_passphrase_file: Option<PathBuf>,
     /// Environment variable holding the passphrase of a passphrase-encrypted enckey.
-    #[arg(long, global = true, value_name = "VAR")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_name = "VAR")]
     pub enckey_passphrase_env: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -108,6 +112,25 @@ pub enum Command {
     /// Deprecated alias of `pi-manage config authcache`.
     #[command(subcommand, hide = true)]
     Authcache(AuthcacheCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page of pi-manage, or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for, e.g. `pi-manage completions bash > /etc/bash_completion.d/pi-manage`.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pi-manage.1 and one page per subcommand (pi-manage-audit-rotate.1, …) into DIR,
+    /// created if missing, instead of printing the top page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -391,12 +414,15 @@ pub enum PolicyCommand {
 
 #[derive(Debug, Args)]
 pub struct PolicyNameArgs {
+    /// The policy's name.
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct PolicyCreateArgs {
+    /// The policy's name; an existing policy of that name is updated.
     pub name: String,
+    /// The policy's scope: admin, user, authentication, authorization, enrollment, webui, …
     pub scope: String,
     /// privacyIDEA's action string, e.g. 'enable, otppin=userstore'.
     pub action: String,
@@ -548,7 +574,9 @@ pub struct AdminPasswordArgs {
 
 #[derive(Debug, Args)]
 pub struct AdminAddArgs {
+    /// The administrator's login name.
     pub username: String,
+    /// The administrator's email address.
     #[arg(short = 'e', long)]
     pub email: Option<String>,
     /// The password (visible in the process list: prefer --password-file, --password-env or the prompt).
@@ -560,7 +588,9 @@ pub struct AdminAddArgs {
 
 #[derive(Debug, Args)]
 pub struct AdminChangeArgs {
+    /// The login name of the administrator to change.
     pub username: String,
+    /// A new email address.
     #[arg(short = 'e', long)]
     pub email: Option<String>,
     /// A new password (visible in the process list: prefer --password-file, --password-env or --prompt).
@@ -575,6 +605,7 @@ pub struct AdminChangeArgs {
 
 #[derive(Debug, Args)]
 pub struct AdminDeleteArgs {
+    /// The login name of the administrator to delete.
     pub username: String,
 }
 
@@ -595,11 +626,13 @@ pub struct CreateTokenArgs {
     /// The user name in the token.
     #[arg(short = 'u', long, required = true)]
     pub username: String,
+    /// What the token may do: call the admin API, or only /validate.
     #[arg(short = 'r', long, value_enum, default_value_t = ApiRoleArg::Admin)]
     pub role: ApiRoleArg,
     /// Validity in days.
     #[arg(short = 'd', long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..))]
     pub days: u64,
+    /// The realm of the user in the token.
     #[arg(short = 'R', long, default_value = "API")]
     pub realm: String,
 }

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod audit_dump;
 pub mod backup;
 pub mod cli;
+pub mod cli_docs;
 pub mod clock;
 pub mod commands;
 pub mod crypto;
