@@ -4,4 +4,6 @@
 
 pub mod cron;
 pub mod daemon;
+pub mod deferred;
 pub mod ledger;
+pub mod slot;
