@@ -582,3 +582,193 @@ fn with_ledger<T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Connection, OpenOptions, Value};
+    use crate::dburl::DbUrl;
+    use crate::schedule_log::LogFormat;
+    use crate::scheduler::daemon::load;
+
+    const SLOT: &str = "2026-01-01T00:00:00.000000Z";
+
+    /// A job `j` on a fresh SQLite database in `dir`, run as node `n1`.
+    fn context(dir: &std::path::Path, lease_ttl: StdDuration) -> SlotContext {
+        let db = dir.join("pi.sqlite");
+        let job = dir.join("j.yaml");
+        std::fs::write(
+            &job,
+            format!(
+                "version: 1\nname: j\nconnection:\n  database: 'sqlite:///{}'\nschedule: '* * * * *'\ntimezone: UTC\nmax_lateness: 10m\ntasks:\n  - kind: challenge_cleanup\n",
+                db.display()
+            ),
+        )
+        .unwrap();
+        let open = OpenOptions {
+            create: true,
+            ..Default::default()
+        };
+        drop(db::open(&sqlite_url(dir), &open).unwrap());
+        let (mut jobs, _) = load(&[job], None, None).unwrap_or_else(|e| panic!("{e:?}"));
+        SlotContext {
+            sched: Arc::new(jobs.remove(0)),
+            opts: Arc::new(ScheduleOptions {
+                node: "n1".into(),
+                lease_ttl,
+                grace: StdDuration::from_secs(5),
+                history_retention: chrono::TimeDelta::days(90),
+                open,
+                picfg: None,
+                picfg_python: None,
+            }),
+            log: SchedulerLog::new(LogFormat::Json, "n1"),
+            global: Interrupt::new(),
+            deferred: Deferred::default(),
+        }
+    }
+
+    fn sqlite_url(dir: &std::path::Path) -> DbUrl {
+        DbUrl::parse(&format!("sqlite:///{}/pi.sqlite", dir.display())).unwrap()
+    }
+
+    fn conn(dir: &std::path::Path) -> Box<dyn Connection> {
+        db::open(&sqlite_url(dir), &OpenOptions::default()).unwrap()
+    }
+
+    fn slot() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(SLOT)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn ok() -> RunResult {
+        RunResult {
+            status: "ok",
+            rows: Some(7),
+            error: None,
+            summary: None,
+        }
+    }
+
+    /// What a node stalled past its lease looks like to the others: the lease expired.
+    fn expire_lease(dir: &std::path::Path) {
+        conn(dir)
+            .execute(
+                "UPDATE pim_job_lease SET expires_ms = 0 WHERE job = ?",
+                &[Value::Text("j".into())],
+            )
+            .unwrap();
+    }
+
+    /// Wait (without a time limit that depends on speed, but never forever) until the run's
+    /// heartbeat found the lease lost.
+    fn wait_until_fenced(interrupt: &Interrupt) {
+        let deadline = Instant::now() + StdDuration::from_secs(120);
+        while interrupt.requested() != Some(LEASE_LOST) {
+            assert!(Instant::now() < deadline, "the heartbeat never noticed");
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+    }
+
+    fn row(dir: &std::path::Path) -> crate::scheduler::ledger::RunRecord {
+        Ledger::new(conn(dir), "check")
+            .unwrap()
+            .history(Some("j"), 10)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.slot == SLOT)
+            .expect("the slot has a row")
+    }
+
+    #[test]
+    fn a_panicking_run_is_recorded_failed_and_its_lease_released() {
+        let dir = tempfile::tempdir().unwrap();
+        // A lease far longer than the test: only a release frees it.
+        let ctx = context(dir.path(), StdDuration::from_secs(3600));
+        let body = |_: &SlotContext, _: DateTime<Utc>, _: &str, _: &Interrupt| -> RunResult {
+            panic!("boom in a task")
+        };
+        run_slot(&ctx, slot(), Trigger::Schedule, &body);
+        let r = row(dir.path());
+        assert_eq!(r.status, "failed", "{r:?}");
+        assert!(
+            r.error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("boom in a task"),
+            "{r:?}"
+        );
+        // The lease is free at once (released), not renewed by a heartbeat left running.
+        let mut other = Ledger::new(conn(dir.path()), "n2").unwrap();
+        assert!(other.acquire("j", "next", 60_000).unwrap().is_some());
+        assert_eq!(other.orphaned_slot("j").unwrap(), None);
+    }
+
+    #[test]
+    fn a_run_that_completes_after_losing_its_lease_says_so_even_when_abandoned() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path(), StdDuration::from_millis(900));
+        let d = dir.path().to_path_buf();
+        let body = move |_: &SlotContext, _: DateTime<Utc>, _: &str, i: &Interrupt| {
+            // Stalled past the lease; another node gave the slot up as abandoned.
+            expire_lease(&d);
+            Ledger::new(conn(&d), "n2")
+                .unwrap()
+                .abandon("j", SLOT, "too late")
+                .unwrap();
+            wait_until_fenced(i);
+            ok()
+        };
+        run_slot(&ctx, slot(), Trigger::Schedule, &body);
+        let r = row(dir.path());
+        assert_eq!(
+            (r.node.as_str(), r.status.as_str(), r.rows_affected),
+            ("n1", "ok", Some(7)),
+            "{r:?}"
+        );
+        assert_eq!(
+            r.note.as_deref(),
+            Some("completed after losing its lease"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_takeover_shows_as_such_and_the_first_node_adds_what_it_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path(), StdDuration::from_millis(900));
+        let d = dir.path().to_path_buf();
+        let body = move |_: &SlotContext, _: DateTime<Utc>, _: &str, i: &Interrupt| {
+            expire_lease(&d);
+            let mut n2 = Ledger::new(conn(&d), "n2").unwrap();
+            let lease = n2.take_over("j", SLOT, 60_000).unwrap().expect("expired");
+            wait_until_fenced(i);
+            n2.finish("j", SLOT, "ok", Utc::now(), 1, Some(3), None, None)
+                .unwrap();
+            n2.release(&lease).unwrap();
+            ok()
+        };
+        run_slot(&ctx, slot(), Trigger::Schedule, &body);
+        let r = row(dir.path());
+        assert_eq!(
+            (
+                r.node.as_str(),
+                r.trigger.as_str(),
+                r.attempt,
+                r.status.as_str()
+            ),
+            ("n2", "takeover", 2, "ok"),
+            "{r:?}"
+        );
+        let note = r.note.unwrap_or_default();
+        assert!(
+            note.starts_with("taken over from node n1 (attempt 1)"),
+            "{note}"
+        );
+        assert!(
+            note.contains("node n1 also ran this slot until it lost its lease: ok, 7 rows"),
+            "{note}"
+        );
+    }
+}

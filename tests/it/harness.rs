@@ -116,6 +116,11 @@ fn server_db(var: &str) -> Option<TestDb> {
         return None;
     };
     let admin = DbUrl::parse(&admin_text).unwrap_or_else(|e| panic!("{var}: {e}"));
+    Some(database_on(admin))
+}
+
+/// A fresh database on the server `admin` names (an admin connection), dropped on drop.
+pub fn database_on(admin: DbUrl) -> TestDb {
     let name = format!(
         "pim_t_{}_{}",
         std::process::id(),
@@ -123,7 +128,7 @@ fn server_db(var: &str) -> Option<TestDb> {
     );
     let mut c = match db::open(&admin, &OpenOptions::default()) {
         Ok(c) => c,
-        Err(e) => panic!("{var} is set but the server is unreachable: {e}"),
+        Err(e) => panic!("{} is unreachable: {e}", admin.redacted()),
     };
     let q = c.dialect().quote(&name);
     let create = match admin.backend {
@@ -141,13 +146,13 @@ fn server_db(var: &str) -> Option<TestDb> {
     }
     let mut url = admin.clone();
     url.database = Some(name.clone());
-    Some(TestDb {
+    TestDb {
         backend: admin.backend,
         url,
         admin: Some(admin),
         name,
         _dir: None,
-    })
+    }
 }
 
 fn sqlite_db() -> TestDb {
@@ -176,21 +181,26 @@ pub fn databases() -> Vec<TestDb> {
 pub fn privacyidea_databases() -> Vec<TestDb> {
     let dbs = databases();
     for db in &dbs {
-        let out = run_spec(
-            db,
-            TaskSpec::CreateTables(Default::default()),
-            false,
-            &clock_utc(),
-        );
-        assert_eq!(
-            out.report.status,
-            executor::JobStatus::Ok,
-            "{}: {:?}",
-            db.label(),
-            out.report
-        );
+        create_privacyidea_schema(db);
     }
     dbs
+}
+
+/// privacyIDEA's schema in `db`, created by our own `create_tables` task.
+pub fn create_privacyidea_schema(db: &TestDb) {
+    let out = run_spec(
+        db,
+        TaskSpec::CreateTables(Default::default()),
+        false,
+        &clock_utc(),
+    );
+    assert_eq!(
+        out.report.status,
+        executor::JobStatus::Ok,
+        "{}: {:?}",
+        db.label(),
+        out.report
+    );
 }
 
 /// A collecting output: the lines tasks print.
