@@ -30,7 +30,7 @@ use tempfile::NamedTempFile;
 use super::scan::{self, Consumer, Role};
 use super::staged::{self, CreatedDirs};
 use super::verify::key_members;
-use super::{absolute, clients, dump, BackupError, DumpKind, ErrorKind, Report};
+use super::{absolute, clients, dump, leftovers, BackupError, DumpKind, ErrorKind, Report};
 use crate::archive::{MemberInfo, MemberKind};
 use crate::db::{self, OpenOptions};
 use crate::dburl::{Backend, DbUrl};
@@ -82,6 +82,9 @@ struct Stager<'r> {
     dump: Option<(PathBuf, NamedTempFile)>,
     dirs: CreatedDirs,
     interrupt: &'r Interrupt,
+    /// Directories already swept for leftovers of killed runs, and what that removed.
+    swept: Vec<PathBuf>,
+    removed: Vec<PathBuf>,
 }
 
 fn file_mode(m: u32) -> u32 {
@@ -146,6 +149,10 @@ impl Stager<'_> {
             )));
         }
         let parent = self.parent_dirs(dest)?;
+        if !self.swept.contains(&parent) {
+            self.removed.extend(leftovers::sweep(&parent));
+            self.swept.push(parent.clone());
+        }
         let hint = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -326,8 +333,12 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
         dump: None,
         dirs: CreatedDirs::default(),
         interrupt,
+        swept: Vec::new(),
+        removed: Vec::new(),
     };
-    let scanned = scan::scan(&archive, &mut stager, interrupt)?;
+    let scanned = scan::scan(&archive, &mut stager, interrupt);
+    leftovers::report_removed(&stager.removed, report);
+    let scanned = scanned?;
 
     // 2. Everything that can refuse the restore.
     let (Some((picfg_name, picfg_text)), Some((picfg_dest, picfg_mode, picfg_mtime))) =

@@ -8,6 +8,7 @@ mod audit_dump;
 mod audit_rotate;
 mod audit_verify;
 mod backup;
+mod backup_kill;
 mod challenge_cleanup;
 mod cleanups;
 mod cleanups_cli;
