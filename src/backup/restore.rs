@@ -585,10 +585,9 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
             continue;
         }
         adopt_owner_and_mode(f.temp.as_file(), &f.dest, Some(f.mode))?;
-        let _ = f
-            .temp
-            .as_file()
-            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(f.mtime));
+        if let Some(t) = mtime(f.mtime) {
+            let _ = f.temp.as_file().set_modified(t);
+        }
         if key_dests.contains(&f.dest) {
             restored.enckey.push(f.dest.clone());
         }
@@ -602,9 +601,9 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
     io::Write::write_all(temp.as_file_mut(), new_picfg.as_bytes())
         .map_err(|e| BackupError::io(picfg_dest.display(), e))?;
     adopt_owner_and_mode(temp.as_file(), &picfg_dest, Some(picfg_mode))?;
-    let _ = temp
-        .as_file()
-        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(picfg_mtime));
+    if let Some(t) = mtime(picfg_mtime) {
+        let _ = temp.as_file().set_modified(t);
+    }
     place_file(temp, &picfg_dest, &parent)?;
     restored.files.push(picfg_dest.clone());
     stager.dirs.keep();
@@ -625,6 +624,12 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
         )),
     }
     Ok(restored)
+}
+
+/// A member's modification time as a `SystemTime` (the scan refused out-of-range ones; checked
+/// again so no value can make the arithmetic panic).
+fn mtime(secs: u64) -> Option<std::time::SystemTime> {
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
 }
 
 /// A URI with its password replaced, for messages about URIs that do not parse.

@@ -732,6 +732,16 @@ with tarfile.open(sys.argv[1], "r:gz") as tar:
 /// A `.tgz` with the given members (name, data; `None` = directory), written by hand so that
 /// unsafe names can be produced.
 fn handmade_tgz(dir: &Path, members: &[(&str, Option<&[u8]>, tar::EntryType)]) -> PathBuf {
+    handmade_tgz_with_mtime(dir, members, 0)
+}
+
+/// [`handmade_tgz`] with every member's header mtime set to `mtime` (base-256 when it does
+/// not fit the octal field).
+fn handmade_tgz_with_mtime(
+    dir: &Path,
+    members: &[(&str, Option<&[u8]>, tar::EntryType)],
+    mtime: u64,
+) -> PathBuf {
     let mut raw = Vec::new();
     {
         let mut b = tar::Builder::new(&mut raw);
@@ -741,6 +751,7 @@ fn handmade_tgz(dir: &Path, members: &[(&str, Option<&[u8]>, tar::EntryType)]) -
             h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
             h.set_entry_type(*kind);
             h.set_mode(0o644);
+            h.set_mtime(mtime);
             let d = data.unwrap_or(b"");
             h.set_size(if *kind == tar::EntryType::Regular {
                 d.len() as u64
@@ -869,6 +880,42 @@ fn every_refusal_changes_nothing() {
                 handmade_tgz(&d, &[("etc/pi/pi.cfg", None, Symlink)])
             },
             "unsafe member 'etc/pi/pi.cfg': a symbolic link",
+        ),
+        (
+            "duplicate member",
+            {
+                let d = work.path().join("f");
+                fs::create_dir(&d).unwrap();
+                handmade_tgz(
+                    &d,
+                    &[
+                        ("etc/pi/pi.cfg", Some(cfg), Regular),
+                        ("var/bk/dbdump-20261122-1300.sqlite", Some(b"x"), Regular),
+                        (
+                            "etc/pi/pi.cfg",
+                            Some(b"SQLALCHEMY_DATABASE_URI = 'sqlite:////tmp/other.sqlite'\n"),
+                            Regular,
+                        ),
+                    ],
+                )
+            },
+            "contains the member 'etc/pi/pi.cfg' more than once",
+        ),
+        (
+            "mtime out of range",
+            {
+                let d = work.path().join("g");
+                fs::create_dir(&d).unwrap();
+                handmade_tgz_with_mtime(
+                    &d,
+                    &[
+                        ("etc/pi/pi.cfg", Some(cfg), Regular),
+                        ("var/bk/dbdump-20261122-1300.sqlite", Some(b"x"), Regular),
+                    ],
+                    1 << 63,
+                )
+            },
+            "modification time out of range",
         ),
         (
             "checksum mismatch",
