@@ -262,14 +262,32 @@ pub fn run_task(
     interrupt: &Interrupt,
     settings: &Settings,
 ) -> RunResult {
+    let mut out = Collect::default();
+    let report = run_task_with_output(db, task, dry_run, clock, interrupt, settings, &mut out);
+    RunResult {
+        report,
+        lines: out.lines,
+    }
+}
+
+/// Run a prepared task with the given settings, showing it through `out` (a test's own
+/// observer of chunks and progress).
+pub fn run_task_with_output(
+    db: &TestDb,
+    task: tasks::Task,
+    dry_run: bool,
+    clock: &dyn Clock,
+    interrupt: &Interrupt,
+    settings: &Settings,
+    out: &mut dyn RunOutput,
+) -> JobReport {
     let mut dbs = Databases::new(db.url.clone(), None, OpenOptions::default());
     let rt = Runtime {
         clock,
         interrupt,
         open: OpenOptions::default(),
     };
-    let mut out = Collect::default();
-    let report = executor::run_with_databases(
+    executor::run_with_databases(
         "test",
         "test",
         &[task],
@@ -280,12 +298,21 @@ pub fn run_task(
             only_task: None,
         },
         &rt,
-        &mut out,
-    );
-    RunResult {
-        report,
-        lines: out.lines,
+        out,
+    )
+}
+
+/// Wait (polling) until `done` holds; the deadline is for a very slow machine. `false` when
+/// it never did.
+pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !done() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
+    true
 }
 
 /// A clock in UTC; `clock_at` for other offsets.
