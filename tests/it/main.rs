@@ -29,4 +29,5 @@ mod scheduler_outage;
 mod schema;
 mod tls;
 mod tls_servers;
+mod unix_sockets;
 mod validation;

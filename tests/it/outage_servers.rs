@@ -68,6 +68,12 @@ impl Restartable {
         }
     }
 
+    /// The directory of the server's unix socket (PostgreSQL: `.s.PGSQL.<port>`; MariaDB:
+    /// `s.sock`).
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     fn log(&self) -> PathBuf {
         self.dir.path().join("server.log")
     }

@@ -57,6 +57,56 @@ fn ledger_claims_once_and_leases_exclude_on_every_backend() {
     }
 }
 
+/// The ledger's clock is the database's: `now_ms` and lease expiries are computed by the server
+/// in UTC milliseconds, whatever the session's time zone. Each connection here runs in a zone
+/// 13–14 hours from UTC (and from this machine's zone), so an expression that mixed in local
+/// wall-clock time would be off by hours and fail; on SQLite the zone cannot be set, and the
+/// expression is checked the same way.
+#[test]
+fn database_clock_is_used_on_every_backend() {
+    for db in databases() {
+        let label = db.label();
+        let mut conn = db.connect();
+        match db.backend {
+            pi_manage::dburl::Backend::Postgres => conn
+                .execute_batch("SET TIME ZONE 'Pacific/Kiritimati'")
+                .unwrap(),
+            pi_manage::dburl::Backend::Mysql => {
+                conn.execute_batch("SET time_zone = '+13:00'").unwrap()
+            }
+            pi_manage::dburl::Backend::Sqlite => {}
+        }
+        let mut l = Ledger::new(conn, "clock").unwrap();
+        let before = Utc::now().timestamp_millis();
+        let db_now = l.now_ms().unwrap();
+        let after = Utc::now().timestamp_millis();
+        assert!(
+            db_now >= before - 5_000 && db_now <= after + 5_000,
+            "{label}: the database clock reads {db_now}, this machine {before}..{after}"
+        );
+        // A lease expires by the database's clock: now (there) + ttl.
+        l.acquire("clock", "s", 60_000).unwrap().unwrap();
+        let mut c = db.connect();
+        let d = c.dialect();
+        let expires = c
+            .query_i64(
+                &format!(
+                    "SELECT {} FROM {}",
+                    d.quote("expires_ms"),
+                    d.quote("pim_job_lease")
+                ),
+                &[],
+            )
+            .unwrap()
+            .unwrap();
+        let db_after = l.now_ms().unwrap();
+        assert!(
+            expires >= db_now + 60_000 && expires <= db_after + 60_000,
+            "{label}: lease expiry {expires} is not the database's now + 60 s ({db_now}..{db_after})"
+        );
+    }
+}
+
 fn insert_expired_challenges(c: &mut dyn Connection, n: i64) {
     let d = c.dialect();
     let old = Utc::now().naive_utc() - TimeDelta::days(1);
