@@ -269,6 +269,8 @@ pub(crate) fn three_nodes_exactly_once(
             })
         });
         let Some(i) = nodes.0.iter().position(|(n, _)| *n == owner) else {
+            // A node killed in an earlier attempt still holds an unexpired lease.
+            std::thread::sleep(Duration::from_millis(50));
             continue;
         };
         let (_, mut child) = nodes.0.remove(i);
