@@ -456,13 +456,8 @@ impl Ledger {
             "taken over from node {from} (attempt {attempt}): its lease expired while the run was going"
         );
         let now = self.conn.dialect().now_ms_sql();
-        let note_col = if self.has_note {
-            format!(", {} = ?", self.q("note"))
-        } else {
-            String::new()
-        };
         let sql = format!(
-            "UPDATE {} SET {} = ?, {} = 'running', {} = {} + 1, {} = ?, {} = {now}{note_col} WHERE {} = ? AND {} = ?",
+            "UPDATE {} SET {} = ?, {} = 'running', {} = {} + 1, {} = ?, {} = {now} WHERE {} = ? AND {} = ?",
             self.q(RUN_TABLE),
             self.q("node"),
             self.q("status"),
@@ -473,15 +468,17 @@ impl Ledger {
             self.q("job"),
             self.q("slot"),
         );
-        let mut params = vec![
-            Value::Text(self.node.clone()),
-            Value::Text(Trigger::Takeover.as_str().into()),
-        ];
-        if self.has_note {
-            params.push(Value::Text(note));
-        }
-        params.extend([Value::Text(job.into()), Value::Text(slot.into())]);
-        self.conn.execute(&sql, &params)?;
+        self.conn.execute(
+            &sql,
+            &[
+                Value::Text(self.node.clone()),
+                Value::Text(Trigger::Takeover.as_str().into()),
+                Value::Text(job.into()),
+                Value::Text(slot.into()),
+            ],
+        )?;
+        // Added to what the row said (e.g. that the first node was fenced), not replacing it.
+        self.append_note(job, slot, &note)?;
         Ok(Some(lease))
     }
 
@@ -908,6 +905,33 @@ mod tests {
             None,
             "slot keys in these tests are not timestamps"
         );
+    }
+
+    #[test]
+    fn a_takeover_keeps_what_the_fenced_run_recorded() {
+        let (_d, mut a, mut b) = ledgers();
+        a.claim("j", "s1", Trigger::Schedule, Utc::now()).unwrap();
+        let la = a.acquire("j", "s1", 60_000).unwrap().unwrap();
+        let fenced = Outcome {
+            status: "lease_lost",
+            rows: Some(40),
+            note: Some("stopped after its current chunk (fencing)"),
+            ..Default::default()
+        };
+        assert_eq!(a.record_outcome("j", "s1", &fenced).unwrap(), 1);
+        assert!(a.renew(&la, "s1", -1).unwrap(), "expires now");
+        b.take_over("j", "s1", 60_000).unwrap().expect("expired");
+        let r = b.history(Some("j"), 10).unwrap().remove(0);
+        assert_eq!(
+            (r.node.as_str(), r.status.as_str(), r.attempt),
+            ("node-b", "running", 2)
+        );
+        assert_eq!(
+            r.note.as_deref(),
+            Some("stopped after its current chunk (fencing); taken over from node node-a (attempt 1): its lease expired while the run was going")
+        );
+        // The first node's late outcome no longer lands on the row that is node-b's now.
+        assert_eq!(a.record_outcome("j", "s1", &fenced).unwrap(), 0);
     }
 
     #[test]
