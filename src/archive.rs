@@ -374,6 +374,10 @@ pub struct MemberInfo {
     pub mtime: u64,
 }
 
+/// The latest member modification time accepted: 9999-12-31T23:59:59Z. A tar header can hold
+/// far larger values (base-256 fields reach 2^95), which no file system or clock can represent.
+pub const MAX_MTIME: u64 = 253_402_300_799;
+
 /// What the reader hands to its consumer, in archive order.
 pub enum Event<'a> {
     /// A pax global header's records.
@@ -494,12 +498,19 @@ pub fn read_archive<E>(
                 }
             };
             let name = safe_member_name(&raw_name)?;
+            let mtime = entry.header().mtime().map_err(corrupt)?;
+            if mtime > MAX_MTIME {
+                return Err(ArchiveError::Corrupt(format!(
+                    "member '{name}' has a modification time out of range ({mtime} seconds after 1970; at most {MAX_MTIME}, the end of the year 9999)"
+                ))
+                .into());
+            }
             let info = MemberInfo {
                 name,
                 kind: member_kind,
                 size: entry.size(),
                 mode: entry.header().mode().map_err(corrupt)? & 0o7777,
-                mtime: entry.header().mtime().unwrap_or(0),
+                mtime,
             };
             let mut counted = CountingReader {
                 inner: &mut entry,

@@ -223,7 +223,8 @@ pub fn create(
 
     fs::create_dir_all(&directory)
         .map_err(|e| BackupError::io(format!("cannot create {}", directory.display()), e))?;
-    let staging = staged::private_dir(&directory, "pi-manage-backup")
+    super::leftovers::report_removed(&super::leftovers::sweep(&directory), report);
+    let staging = staged::private_dir(&directory, "backup")
         .map_err(|e| BackupError::io(format!("cannot write to {}", directory.display()), e))?;
 
     // 1. The database.
@@ -422,7 +423,8 @@ fn current_gid() -> u64 {
 /// Copy a file into the staging directory, returning its size and SHA-256.
 fn snapshot(src: &Path, dest: &Path) -> Result<(u64, [u8; 32]), BackupError> {
     let mut from = File::open(src).map_err(|e| BackupError::io(src.display(), e))?;
-    let to = File::create(dest).map_err(|e| BackupError::io(dest.display(), e))?;
+    let to =
+        super::leftovers::create_private(dest).map_err(|e| BackupError::io(dest.display(), e))?;
     let mut w = dump::HashWriter::new(io::BufWriter::new(to));
     io::copy(&mut from, &mut w).map_err(|e| BackupError::io(src.display(), e))?;
     io::Write::flush(&mut w).map_err(|e| BackupError::io(dest.display(), e))?;

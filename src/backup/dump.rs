@@ -112,6 +112,12 @@ pub fn sqlite(
     src.busy_timeout(open.lock_timeout)
         .map_err(|e| sqlite_err("sqlite", e))?;
     {
+        // Created 0600 before SQLite opens it (SQLite would create it by the umask; its
+        // journal takes the main file's mode).
+        drop(
+            super::leftovers::create_private(dest)
+                .map_err(|e| BackupError::io(dest.display(), e))?,
+        );
         let mut dst = rusqlite::Connection::open(dest)
             .map_err(|e| sqlite_err(&dest.display().to_string(), e))?;
         let page_size: i64 = src
@@ -233,7 +239,8 @@ fn run_tool(
     interrupt: &Interrupt,
     observe: &mut dyn FnMut(u64),
 ) -> Result<(u64, [u8; 32]), BackupError> {
-    let file = File::create(dest).map_err(|e| BackupError::io(dest.display(), e))?;
+    let file =
+        super::leftovers::create_private(dest).map_err(|e| BackupError::io(dest.display(), e))?;
     let mut w = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
     clients::run_to(cmd, &mut w, interrupt, observe)?;
     w.flush().map_err(|e| BackupError::io(dest.display(), e))?;

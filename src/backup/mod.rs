@@ -18,6 +18,7 @@ pub mod clients;
 pub mod create;
 pub mod dump;
 pub mod inventory;
+pub mod leftovers;
 pub mod manifest;
 pub mod restore;
 pub mod retention;

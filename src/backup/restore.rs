@@ -30,7 +30,7 @@ use tempfile::NamedTempFile;
 use super::scan::{self, Consumer, Role};
 use super::staged::{self, CreatedDirs};
 use super::verify::key_members;
-use super::{absolute, clients, dump, BackupError, DumpKind, ErrorKind, Report};
+use super::{absolute, clients, dump, leftovers, BackupError, DumpKind, ErrorKind, Report};
 use crate::archive::{MemberInfo, MemberKind};
 use crate::db::{self, OpenOptions};
 use crate::dburl::{Backend, DbUrl};
@@ -82,6 +82,9 @@ struct Stager<'r> {
     dump: Option<(PathBuf, NamedTempFile)>,
     dirs: CreatedDirs,
     interrupt: &'r Interrupt,
+    /// Directories already swept for leftovers of killed runs, and what that removed.
+    swept: Vec<PathBuf>,
+    removed: Vec<PathBuf>,
 }
 
 fn file_mode(m: u32) -> u32 {
@@ -146,6 +149,10 @@ impl Stager<'_> {
             )));
         }
         let parent = self.parent_dirs(dest)?;
+        if !self.swept.contains(&parent) {
+            self.removed.extend(leftovers::sweep(&parent));
+            self.swept.push(parent.clone());
+        }
         let hint = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -326,8 +333,12 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
         dump: None,
         dirs: CreatedDirs::default(),
         interrupt,
+        swept: Vec::new(),
+        removed: Vec::new(),
     };
-    let scanned = scan::scan(&archive, &mut stager, interrupt)?;
+    let scanned = scan::scan(&archive, &mut stager, interrupt);
+    leftovers::report_removed(&stager.removed, report);
+    let scanned = scanned?;
 
     // 2. Everything that can refuse the restore.
     let (Some((picfg_name, picfg_text)), Some((picfg_dest, picfg_mode, picfg_mtime))) =
@@ -574,10 +585,9 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
             continue;
         }
         adopt_owner_and_mode(f.temp.as_file(), &f.dest, Some(f.mode))?;
-        let _ = f
-            .temp
-            .as_file()
-            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(f.mtime));
+        if let Some(t) = mtime(f.mtime) {
+            let _ = f.temp.as_file().set_modified(t);
+        }
         if key_dests.contains(&f.dest) {
             restored.enckey.push(f.dest.clone());
         }
@@ -591,9 +601,9 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
     io::Write::write_all(temp.as_file_mut(), new_picfg.as_bytes())
         .map_err(|e| BackupError::io(picfg_dest.display(), e))?;
     adopt_owner_and_mode(temp.as_file(), &picfg_dest, Some(picfg_mode))?;
-    let _ = temp
-        .as_file()
-        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(picfg_mtime));
+    if let Some(t) = mtime(picfg_mtime) {
+        let _ = temp.as_file().set_modified(t);
+    }
     place_file(temp, &picfg_dest, &parent)?;
     restored.files.push(picfg_dest.clone());
     stager.dirs.keep();
@@ -614,6 +624,12 @@ pub fn restore(opts: RestoreOptions<'_>, report: &mut dyn Report) -> Result<Rest
         )),
     }
     Ok(restored)
+}
+
+/// A member's modification time as a `SystemTime` (the scan refused out-of-range ones; checked
+/// again so no value can make the arithmetic panic).
+fn mtime(secs: u64) -> Option<std::time::SystemTime> {
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
 }
 
 /// A URI with its password replaced, for messages about URIs that do not parse.

@@ -4,6 +4,7 @@
 //! (`…/pi.cfg`, `…/dbdump-YYYYmmdd-HHMM.{sqlite|sql|pgsql}`; the last match wins). A consumer
 //! sees each member's data as it streams by, so nothing is read twice.
 
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -93,6 +94,7 @@ pub fn scan(
     let mut members: Vec<Seen> = Vec::new();
     let mut picfg = None;
     let mut dump = None;
+    let mut names: HashSet<String> = HashSet::new();
     let result = archive::read_archive(path, &mut |ev| -> Result<(), BackupError> {
         match ev {
             Event::Global(records) => {
@@ -105,6 +107,15 @@ pub fn scan(
                 Ok(())
             }
             Event::Member(info, data) => {
+                // The same name twice is ambiguous (which copy is meant?): refused like every
+                // other ambiguous archive, before anything is placed.
+                if !names.insert(info.name.clone()) {
+                    return Err(BackupError::invalid(format!(
+                        "The backup file {} contains the member '{}' more than once; it is ambiguous, and nothing was restored.",
+                        path.display(),
+                        info.name
+                    )));
+                }
                 let role = classify(info, manifest.as_ref());
                 let mut hashed = Hashing {
                     inner: data,

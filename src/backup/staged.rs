@@ -10,10 +10,15 @@ use std::path::{Path, PathBuf};
 
 use tempfile::{NamedTempFile, TempDir};
 
-/// A new temporary file in `dir` with exactly `mode`, named `.<hint>.<random>.tmp`.
+use super::leftovers;
+
+/// A new temporary file in `dir` with exactly `mode` (0600 while it is written), named
+/// `.pi-manage.<hint>.<owner>.<random>.tmp` (see [`leftovers`]). What killed runs left in
+/// `dir` is swept first.
 pub fn temp_file(dir: &Path, hint: &str, mode: u32) -> io::Result<NamedTempFile> {
+    leftovers::sweep(dir);
     let f = tempfile::Builder::new()
-        .prefix(&format!(".{hint}."))
+        .prefix(&leftovers::name_prefix(hint))
         .suffix(".tmp")
         .permissions(Permissions::from_mode(0o600))
         .tempfile_in(dir)?;
@@ -22,15 +27,15 @@ pub fn temp_file(dir: &Path, hint: &str, mode: u32) -> io::Result<NamedTempFile>
     Ok(f)
 }
 
-/// A private (0700) temporary directory in `parent`, removed with everything in it on drop.
+/// A private temporary directory in `parent` — 0700 from the moment it exists — removed with
+/// everything in it on drop. What killed runs left in `parent` is swept first.
 pub fn private_dir(parent: &Path, hint: &str) -> io::Result<TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!(".{hint}."))
+    leftovers::sweep(parent);
+    tempfile::Builder::new()
+        .prefix(&leftovers::name_prefix(hint))
         .suffix(".tmp")
-        .tempdir_in(parent)?;
-    // Not left to the umask: nothing is written into it before this.
-    fs::set_permissions(dir.path(), Permissions::from_mode(0o700))?;
-    Ok(dir)
+        .permissions(Permissions::from_mode(0o700))
+        .tempdir_in(parent)
 }
 
 /// Make a staged file durable and give it its final name without ever replacing an existing

@@ -5,7 +5,6 @@
 //! pass `PRAGMA integrity_check` with the manifest's row counts; a SQL dump must begin and
 //! end the way its dump tool begins and ends one.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -78,7 +77,8 @@ impl Consumer for DumpCheck {
                 }
                 let dir = self.tmp.as_ref().expect("just made").path();
                 let copy = dir.join("dump.sqlite");
-                let mut f = File::create(&copy).map_err(|e| BackupError::io(copy.display(), e))?;
+                let mut f = super::leftovers::create_private(&copy)
+                    .map_err(|e| BackupError::io(copy.display(), e))?;
                 io::copy(data, &mut f).map_err(|e| BackupError::io(&info.name, e))?;
                 self.sqlite_copy = Some(copy);
             }

@@ -150,10 +150,11 @@ pub fn history(globals: &Globals, args: &HistoryArgs) -> Result<i32, AppError> {
                     r.duration_ms
                         .map(|d| format!("{d} ms"))
                         .unwrap_or_else(|| "-".into()),
-                    r.error
-                        .as_ref()
-                        .map(|e| format!("  {e}"))
-                        .unwrap_or_default()
+                    [r.error.as_ref(), r.note.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .map(|t| format!("  {t}"))
+                        .collect::<String>()
                 ));
             }
         }

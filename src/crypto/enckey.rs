@@ -307,14 +307,14 @@ impl TempFile {
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
             .to_string_lossy();
+        // Named like every temporary file of ours (it says whose it is), and what a killed
+        // run left in this directory is removed first.
+        crate::backup::leftovers::sweep(dir);
+        let prefix = crate::backup::leftovers::name_prefix(&name);
         let mut last_err = None;
         for _ in 0..16 {
             let tag: [u8; 6] = super::random_bytes();
-            let path = dir.join(format!(
-                ".{name}.{}.{}.tmp",
-                std::process::id(),
-                hex::encode(tag)
-            ));
+            let path = dir.join(format!("{prefix}{}.tmp", hex::encode(tag)));
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)

@@ -957,42 +957,6 @@ mod tests {
     }
 
     #[test]
-    fn my_connects_through_the_unix_socket() {
-        let Some(admin) = admin_url("my_connects_through_the_unix_socket") else {
-            return;
-        };
-        let sock = [
-            "/run/mysqld/mysqld.sock",
-            "/var/run/mysqld/mysqld.sock",
-            "/tmp/mysql.sock",
-        ]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-        let Some(sock) = sock else {
-            eprintln!("my_connects_through_the_unix_socket: skipped, no server socket found");
-            return;
-        };
-        let user = admin.user.clone().unwrap_or_else(|| "root".into());
-        let url = DbUrl::parse(&format!(
-            "mysql+pymysql://{user}@localhost/information_schema?unix_socket={sock}&charset=utf8mb4"
-        ))
-        .unwrap();
-        match MysqlConnection::open(&url, &opts()) {
-            Ok(mut c) => {
-                assert_eq!(
-                    c.target(),
-                    format!("mysql database information_schema on {sock} as {user}")
-                );
-                assert_eq!(c.query_i64("SELECT 1", &[]).unwrap(), Some(1));
-                let r = c.query_rows("SELECT @@character_set_client", &[]).unwrap();
-                assert_eq!(r[0].get(0), &Value::Text("utf8mb4".into()));
-            }
-            // Reaching the server but failing authentication still proves the path.
-            Err(e) => assert_eq!(e.kind, DbErrorKind::Auth, "{}", e.message),
-        }
-    }
-
-    #[test]
     fn my_connection_errors_never_show_the_password() {
         let secret = "Sup3r-Distinct_Pa55word!";
         let closed = DbUrl::parse(&format!(

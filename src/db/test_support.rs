@@ -9,16 +9,22 @@ use crate::dburl::DbUrl;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether the tests run under CI (`CI=true` or `CI=1`, as the integration harness reads it):
+/// then a test that cannot run fails instead of being skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 /// The admin URL in the environment variable `var`; `None` (the test is skipped) when unset,
-/// except under `CI=true`, where a missing server configuration is a failure.
+/// except under CI (`CI=true` or `CI=1`), where a missing server configuration is a failure.
 pub fn admin_url(var: &str, test: &str) -> Option<DbUrl> {
     match std::env::var(var) {
         Ok(u) if !u.trim().is_empty() => {
             Some(DbUrl::parse(&u).unwrap_or_else(|e| panic!("{var}: {e}")))
         }
         _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{test}: {var} is not set (required when CI=true)");
+            if in_ci() {
+                panic!("{test}: {var} is not set (required under CI)");
             }
             eprintln!("{test}: skipped, {var} is not set");
             None

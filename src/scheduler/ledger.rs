@@ -91,12 +91,30 @@ pub struct RunRecord {
     pub duration_ms: Option<i64>,
     pub rows_affected: Option<i64>,
     pub error: Option<String>,
+    /// What else history should show: a takeover (from which node), a run that completed after
+    /// losing its lease, what a node that lost the slot did before it stopped.
+    pub note: Option<String>,
+}
+
+/// How a run ended, as recorded in its row.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome<'a> {
+    pub status: &'a str,
+    pub finished: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub rows: Option<i64>,
+    pub error: Option<&'a str>,
+    pub report: Option<&'a str>,
+    pub note: Option<&'a str>,
 }
 
 /// The ledger of one installation, seen from one node.
 pub struct Ledger {
     conn: Box<dyn Connection>,
     node: String,
+    /// Whether `pim_job_run` has the `note` column (a ledger created by an older version and
+    /// only read, never written, by this one may lack it).
+    has_note: bool,
 }
 
 impl Ledger {
@@ -106,6 +124,7 @@ impl Ledger {
         Ok(Ledger {
             conn,
             node: node.to_string(),
+            has_note: true,
         })
     }
 
@@ -115,9 +134,11 @@ impl Ledger {
         if !conn.table_exists(RUN_TABLE)? {
             return Ok(None);
         }
+        let has_note = has_column(conn.as_mut(), RUN_TABLE, "note")?;
         Ok(Some(Ledger {
             conn,
             node: node.to_string(),
+            has_note,
         }))
     }
 
@@ -183,6 +204,9 @@ impl Ledger {
         match self.conn.execute(&sql, &params) {
             Ok(_) => Ok(Claim::Won),
             // A duplicate key — or, on Galera, a certification conflict — means another node won.
+            // A lock error alone proves nothing (a busy SQLite file, a deadlock with some other
+            // statement): only an existing row does, so without one the error is returned and
+            // the caller tries again.
             Err(e) if matches!(e.kind, DbErrorKind::Constraint | DbErrorKind::Locked) => {
                 let sql = format!(
                     "SELECT {}, {} FROM {} WHERE {} = ? AND {} = ?",
@@ -195,7 +219,10 @@ impl Ledger {
                 let row = self
                     .conn
                     .query_rows(&sql, &[Value::Text(job.into()), Value::Text(slot.into())])?;
-                let r = row.first();
+                let Some(r) = row.first() else {
+                    return Err(e);
+                };
+                let r = Some(r);
                 Ok(Claim::Taken {
                     node: r.and_then(|r| r.get(0).as_str()).unwrap_or("?").to_string(),
                     status: r.and_then(|r| r.get(1).as_str()).unwrap_or("?").to_string(),
@@ -404,6 +431,30 @@ impl Ledger {
         let Some(lease) = self.acquire(job, slot, ttl_ms)? else {
             return Ok(None);
         };
+        let before = format!(
+            "SELECT {}, {} FROM {} WHERE {} = ? AND {} = ?",
+            self.q("node"),
+            self.q("attempt"),
+            self.q(RUN_TABLE),
+            self.q("job"),
+            self.q("slot"),
+        );
+        let rows = self.conn.query_rows(
+            &before,
+            &[Value::Text(job.into()), Value::Text(slot.into())],
+        )?;
+        let (from, attempt) = rows
+            .first()
+            .map(|r| {
+                (
+                    r.get(0).as_str().unwrap_or("?").to_string(),
+                    r.get(1).as_i64().unwrap_or(1),
+                )
+            })
+            .unwrap_or_else(|| ("?".into(), 1));
+        let note = format!(
+            "taken over from node {from} (attempt {attempt}): its lease expired while the run was going"
+        );
         let now = self.conn.dialect().now_ms_sql();
         let sql = format!(
             "UPDATE {} SET {} = ?, {} = 'running', {} = {} + 1, {} = ?, {} = {now} WHERE {} = ? AND {} = ?",
@@ -426,7 +477,142 @@ impl Ledger {
                 Value::Text(slot.into()),
             ],
         )?;
+        // Added to what the row said (e.g. that the first node was fenced), not replacing it.
+        self.append_note(job, slot, &note)?;
         Ok(Some(lease))
+    }
+
+    /// Record how this node's run of a slot ended. Returns how many rows changed: 0 when the
+    /// slot's row belongs to another node now (it took the slot over), and then nothing is
+    /// written — see [`Ledger::append_note`].
+    pub fn record_outcome(&mut self, job: &str, slot: &str, o: &Outcome) -> DbResult<u64> {
+        let sql = format!(
+            "UPDATE {} SET {} = ?, {} = ?, {} = ?, {} = ?, {} = ?, {} = ? WHERE {} = ? AND {} = ? AND {} = ?",
+            self.q(RUN_TABLE),
+            self.q("status"),
+            self.q("finished_at"),
+            self.q("duration_ms"),
+            self.q("rows_affected"),
+            self.q("error"),
+            self.q("report"),
+            self.q("job"),
+            self.q("slot"),
+            self.q("node"),
+        );
+        let text = |v: Option<&str>| v.map(|t| Value::Text(t.into())).unwrap_or(Value::Null);
+        let n = self.conn.execute(
+            &sql,
+            &[
+                Value::Text(o.status.into()),
+                Value::Text(slot_key(o.finished)),
+                Value::Int(o.duration_ms),
+                o.rows.map(Value::Int).unwrap_or(Value::Null),
+                text(o.error),
+                text(o.report),
+                Value::Text(job.into()),
+                Value::Text(slot.into()),
+                Value::Text(self.node.clone()),
+            ],
+        )?;
+        // A note adds to what the row says already (a takeover's note stays).
+        if let (true, Some(note)) = (n > 0, o.note) {
+            self.append_note(job, slot, note)?;
+        }
+        Ok(n)
+    }
+
+    /// Add `text` to the note of a slot's row (whichever node it belongs to now), keeping what
+    /// the note said: how a node that lost the slot to a takeover tells what it did.
+    pub fn append_note(&mut self, job: &str, slot: &str, text: &str) -> DbResult<()> {
+        if !self.has_note {
+            return Ok(());
+        }
+        let keys = [Value::Text(job.into()), Value::Text(slot.into())];
+        let read = format!(
+            "SELECT {} FROM {} WHERE {} = ? AND {} = ?",
+            self.q("note"),
+            self.q(RUN_TABLE),
+            self.q("job"),
+            self.q("slot"),
+        );
+        let old = self
+            .conn
+            .query_rows(&read, &keys)?
+            .first()
+            .and_then(|r| r.get(0).as_str().map(str::to_string));
+        let note = match old {
+            Some(old) if !old.is_empty() => format!("{old}; {text}"),
+            _ => text.to_string(),
+        };
+        let write = format!(
+            "UPDATE {} SET {} = ? WHERE {} = ? AND {} = ?",
+            self.q(RUN_TABLE),
+            self.q("note"),
+            self.q("job"),
+            self.q("slot"),
+        );
+        let [j, s] = keys;
+        self.conn.execute(&write, &[Value::Text(note), j, s])?;
+        Ok(())
+    }
+
+    /// Record a slot that was never run — `status` `missed` (no node could reach the database
+    /// before it was too late) or `skipped` — unless some node recorded the slot already.
+    /// `true` when this call wrote the row.
+    pub fn record_not_run(
+        &mut self,
+        job: &str,
+        slot: &str,
+        trigger: Trigger,
+        status: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        let sql = format!(
+            "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES (?, ?, ?, ?, ?, 1, ?, ?, 0, ?)",
+            self.q(RUN_TABLE),
+            self.q("job"),
+            self.q("slot"),
+            self.q("node"),
+            self.q("run_trigger"),
+            self.q("status"),
+            self.q("attempt"),
+            self.q("started_at"),
+            self.q("finished_at"),
+            self.q("duration_ms"),
+            self.q("error"),
+        );
+        let params = [
+            Value::Text(job.into()),
+            Value::Text(slot.into()),
+            Value::Text(self.node.clone()),
+            Value::Text(trigger.as_str().into()),
+            Value::Text(status.into()),
+            Value::Text(slot_key(now)),
+            Value::Text(slot_key(now)),
+            Value::Text(reason.into()),
+        ];
+        match self.conn.execute(&sql, &params) {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.kind, DbErrorKind::Constraint | DbErrorKind::Locked) => {
+                // Recorded already (by a node that ran it, or reported it first)?
+                let sql = format!(
+                    "SELECT 1 FROM {} WHERE {} = ? AND {} = ?",
+                    self.q(RUN_TABLE),
+                    self.q("job"),
+                    self.q("slot")
+                );
+                let found = self
+                    .conn
+                    .query_rows(&sql, &[Value::Text(job.into()), Value::Text(slot.into())])?;
+                if found.is_empty() {
+                    Err(e)
+                } else {
+                    Ok(false)
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Record how a claimed run ended.
@@ -442,32 +628,18 @@ impl Ledger {
         error: Option<&str>,
         report: Option<&str>,
     ) -> DbResult<()> {
-        let sql = format!(
-            "UPDATE {} SET {} = ?, {} = ?, {} = ?, {} = ?, {} = ?, {} = ? WHERE {} = ? AND {} = ? AND {} = ?",
-            self.q(RUN_TABLE),
-            self.q("status"),
-            self.q("finished_at"),
-            self.q("duration_ms"),
-            self.q("rows_affected"),
-            self.q("error"),
-            self.q("report"),
-            self.q("job"),
-            self.q("slot"),
-            self.q("node"),
-        );
-        self.conn.execute(
-            &sql,
-            &[
-                Value::Text(status.into()),
-                Value::Text(slot_key(finished)),
-                Value::Int(duration_ms),
-                rows.map(Value::Int).unwrap_or(Value::Null),
-                error.map(|e| Value::Text(e.into())).unwrap_or(Value::Null),
-                report.map(|r| Value::Text(r.into())).unwrap_or(Value::Null),
-                Value::Text(job.into()),
-                Value::Text(slot.into()),
-                Value::Text(self.node.clone()),
-            ],
+        self.record_outcome(
+            job,
+            slot,
+            &Outcome {
+                status,
+                finished,
+                duration_ms,
+                rows,
+                error,
+                report,
+                note: None,
+            },
         )?;
         Ok(())
     }
@@ -520,8 +692,12 @@ impl Ledger {
             "duration_ms",
             "rows_affected",
             "error",
+            "note",
         ];
-        let select: Vec<String> = cols.iter().map(|c| self.q(c)).collect();
+        let mut select: Vec<String> = cols.iter().map(|c| self.q(c)).collect();
+        if !self.has_note {
+            select[11] = "NULL".into();
+        }
         let sql = format!(
             "SELECT {} FROM {}{filter} ORDER BY {order} LIMIT {limit}",
             select.join(", "),
@@ -544,6 +720,7 @@ impl Ledger {
                 duration_ms: r.get(8).as_i64(),
                 rows_affected: r.get(9).as_i64(),
                 error: text(r.get(10)),
+                note: text(r.get(11)),
             })
             .collect())
     }
@@ -571,16 +748,49 @@ impl Ledger {
     }
 }
 
-/// Create the ledger tables when they are missing.
+/// How often creating the tables is tried again after losing a race with another node.
+const CREATE_RETRIES: u32 = 6;
+
+/// Create the ledger tables (and columns added since) when they are missing. Safe when several
+/// nodes start at once on a fresh database: PostgreSQL lets all but one concurrent
+/// `CREATE TABLE IF NOT EXISTS` fail on its own catalog (`duplicate key value violates unique
+/// constraint "pg_type_typname_nsp_index"`), SQLite may answer "busy", a concurrent
+/// `ADD COLUMN` fails as a duplicate column. Each such failure is followed by a fresh look,
+/// which then sees the winner's tables.
 pub fn ensure_tables(conn: &mut dyn Connection) -> DbResult<()> {
+    let mut attempt = 0u32;
+    loop {
+        match try_ensure_tables(conn) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if attempt < CREATE_RETRIES
+                    && !matches!(e.kind, DbErrorKind::Connect | DbErrorKind::Auth) =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25 << attempt));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn try_ensure_tables(conn: &mut dyn Connection) -> DbResult<()> {
     let d = conn.dialect();
     let q = |s: &str| d.quote(s);
     if !conn.table_exists(RUN_TABLE)? {
         conn.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {} ({} VARCHAR(200) NOT NULL, {} VARCHAR(40) NOT NULL, {} VARCHAR(200) NOT NULL, {} VARCHAR(20) NOT NULL, {} VARCHAR(20) NOT NULL, {} INTEGER NOT NULL, {} VARCHAR(40), {} VARCHAR(40), {} BIGINT, {} BIGINT, {} BIGINT, {} TEXT, {} TEXT, PRIMARY KEY ({}, {}))",
+            "CREATE TABLE IF NOT EXISTS {} ({} VARCHAR(200) NOT NULL, {} VARCHAR(40) NOT NULL, {} VARCHAR(200) NOT NULL, {} VARCHAR(20) NOT NULL, {} VARCHAR(20) NOT NULL, {} INTEGER NOT NULL, {} VARCHAR(40), {} VARCHAR(40), {} BIGINT, {} BIGINT, {} BIGINT, {} TEXT, {} TEXT, {} TEXT, PRIMARY KEY ({}, {}))",
             q(RUN_TABLE), q("job"), q("slot"), q("node"), q("run_trigger"), q("status"), q("attempt"),
             q("started_at"), q("finished_at"), q("heartbeat_ms"), q("duration_ms"), q("rows_affected"),
-            q("error"), q("report"), q("job"), q("slot")
+            q("error"), q("report"), q("note"), q("job"), q("slot")
+        ))?;
+    }
+    // Ledgers created before the `note` column existed get it added.
+    if !has_column(conn, RUN_TABLE, "note")? {
+        conn.execute_batch(&format!(
+            "ALTER TABLE {} ADD COLUMN {} TEXT",
+            q(RUN_TABLE),
+            q("note")
         ))?;
     }
     if !conn.table_exists(LEASE_TABLE)? {
@@ -590,6 +800,13 @@ pub fn ensure_tables(conn: &mut dyn Connection) -> DbResult<()> {
         ))?;
     }
     Ok(())
+}
+
+fn has_column(conn: &mut dyn Connection, table: &str, column: &str) -> DbResult<bool> {
+    Ok(conn
+        .table_columns(table)?
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(column)))
 }
 
 #[cfg(test)]
@@ -717,6 +934,33 @@ mod tests {
     }
 
     #[test]
+    fn a_takeover_keeps_what_the_fenced_run_recorded() {
+        let (_d, mut a, mut b) = ledgers();
+        a.claim("j", "s1", Trigger::Schedule, Utc::now()).unwrap();
+        let la = a.acquire("j", "s1", 60_000).unwrap().unwrap();
+        let fenced = Outcome {
+            status: "lease_lost",
+            rows: Some(40),
+            note: Some("stopped after its current chunk (fencing)"),
+            ..Default::default()
+        };
+        assert_eq!(a.record_outcome("j", "s1", &fenced).unwrap(), 1);
+        assert!(a.renew(&la, "s1", -1).unwrap(), "expires now");
+        b.take_over("j", "s1", 60_000).unwrap().expect("expired");
+        let r = b.history(Some("j"), 10).unwrap().remove(0);
+        assert_eq!(
+            (r.node.as_str(), r.status.as_str(), r.attempt),
+            ("node-b", "running", 2)
+        );
+        assert_eq!(
+            r.note.as_deref(),
+            Some("stopped after its current chunk (fencing); taken over from node node-a (attempt 1): its lease expired while the run was going")
+        );
+        // The first node's late outcome no longer lands on the row that is node-b's now.
+        assert_eq!(a.record_outcome("j", "s1", &fenced).unwrap(), 0);
+    }
+
+    #[test]
     fn last_slot_is_the_latest_scheduled_one_not_manual_runs() {
         let (_d, mut a, mut b) = ledgers();
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
@@ -744,13 +988,5 @@ mod tests {
         .unwrap();
         assert_eq!(a.last_slot("j").unwrap(), Some(t("2026-11-23T02:30:00Z")));
         assert_eq!(a.last_slot("other").unwrap(), None);
-    }
-
-    #[test]
-    fn database_clock_is_used() {
-        let (_d, mut a, _b) = ledgers();
-        let db = a.now_ms().unwrap();
-        let local = Utc::now().timestamp_millis();
-        assert!((db - local).abs() < 5_000, "{db} vs {local}");
     }
 }

@@ -446,6 +446,7 @@ mod tests {
             duration_ms: Some(1500),
             rows_affected: Some(42),
             error: None,
+            note: None,
         };
         m.ledger_reached(
             "nightly",

@@ -5,8 +5,10 @@
 
 pub mod cron;
 pub mod daemon;
+pub mod deferred;
 pub mod exposition;
 pub mod ledger;
 pub mod metrics;
 pub mod metrics_http;
+pub mod slot;
 pub mod systemd;

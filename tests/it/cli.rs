@@ -457,20 +457,46 @@ fn sigint_finishes_the_chunk_reports_and_a_rerun_continues() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    // kill(1) sends SIGINT as Ctrl-C would.
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // The interrupt must land while rows are being deleted: wait until the first deletes
+    // are committed (an event, not a delay), then send SIGINT as Ctrl-C would. 20,000 rows one
+    // per transaction leave far more deleting to do than it takes to deliver a signal.
+    let mut watch = i.conn();
+    let count_sql = "SELECT count(*) FROM pidea_audit";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let mut child = child;
+    loop {
+        let left = watch
+            .query_i64(count_sql, &[])
+            .ok()
+            .flatten()
+            .unwrap_or(20_000);
+        if left < 20_000 {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "the rotation ended before any delete was seen"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no delete ever started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // SAFETY: signalling our own child by its pid.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
     let out = child.wait_with_output().unwrap();
     let left = ids(i.conn().as_mut(), "pidea_audit").len();
-    if out.status.code() == Some(0) {
-        // The machine was fast enough to finish first; nothing to interrupt.
-        assert_eq!(left, 0);
-        return;
-    }
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the deletes finished before the interrupt landed, so the interrupt path was not exercised (use more rows): {}",
+        stdout(&out)
+    );
+    assert!(left > 0, "the interrupt stopped the deletes midway");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted;"), "{}", stderr(&out));
     let deleted: usize = stdout(&out)

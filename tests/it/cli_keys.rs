@@ -296,27 +296,47 @@ fn admin_commands() {
         err(&o)
     );
     assert!(!err(&o).contains("Traceback"));
-    // Secrets never in the output.
-    let all = format!(
-        "{}{}",
-        out(&i.run(
-            &[
-                "--output",
-                "json",
-                "admin",
-                "add",
-                "admin",
-                "--password-env",
-                "PW"
-            ],
-            &[("PW", "Sup3rS3cret")]
-        )),
-        ""
-    );
-    assert!(
-        !all.contains("Sup3rS3cret") && !all.contains("vecPepper"),
-        "{all}"
-    );
+    // Secrets never in the output — stdout and stderr, as JSON and as text — neither when the
+    // command succeeds nor when it fails after reading the password (here: the database of
+    // another pi.cfg cannot be reached, so the error names the connection).
+    std::fs::write(
+        i.path("unreachable.cfg"),
+        "SQLALCHEMY_DATABASE_URI = 'postgresql://pi:DbPa55word@127.0.0.1:1/pi'\nPI_PEPPER = 'vecPepper'\n",
+    )
+    .unwrap();
+    for (cfg, fails) in [("pi.cfg", false), ("unreachable.cfg", true)] {
+        for format in ["json", "text"] {
+            let o = Command::new(env!("CARGO_BIN_EXE_pi-manage"))
+                .arg("--picfg")
+                .arg(i.path(cfg))
+                .args(["--output", format, "admin", "add", "admin"])
+                .args(["--password-env", "PW"])
+                .env("PW", "Sup3rS3cret")
+                .env_remove("PRIVACYIDEA_CONFIGFILE")
+                .output()
+                .unwrap();
+            let (stdout, stderr) = (out(&o), err(&o));
+            assert_eq!(
+                o.status.code() != Some(0),
+                fails,
+                "{cfg} {format}: {stderr}"
+            );
+            if fails && format == "text" {
+                assert!(
+                    stderr.contains("127.0.0.1"),
+                    "the failure is explained on stderr: {stderr}"
+                );
+            }
+            for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+                for secret in ["Sup3rS3cret", "vecPepper", "DbPa55word"] {
+                    assert!(
+                        !text.contains(secret),
+                        "{cfg} {format} {stream} shows {secret}: {text}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -116,6 +116,11 @@ fn server_db(var: &str) -> Option<TestDb> {
         return None;
     };
     let admin = DbUrl::parse(&admin_text).unwrap_or_else(|e| panic!("{var}: {e}"));
+    Some(database_on(admin))
+}
+
+/// A fresh database on the server `admin` names (an admin connection), dropped on drop.
+pub fn database_on(admin: DbUrl) -> TestDb {
     let name = format!(
         "pim_t_{}_{}",
         std::process::id(),
@@ -123,7 +128,7 @@ fn server_db(var: &str) -> Option<TestDb> {
     );
     let mut c = match db::open(&admin, &OpenOptions::default()) {
         Ok(c) => c,
-        Err(e) => panic!("{var} is set but the server is unreachable: {e}"),
+        Err(e) => panic!("{} is unreachable: {e}", admin.redacted()),
     };
     let q = c.dialect().quote(&name);
     let create = match admin.backend {
@@ -141,13 +146,13 @@ fn server_db(var: &str) -> Option<TestDb> {
     }
     let mut url = admin.clone();
     url.database = Some(name.clone());
-    Some(TestDb {
+    TestDb {
         backend: admin.backend,
         url,
         admin: Some(admin),
         name,
         _dir: None,
-    })
+    }
 }
 
 fn sqlite_db() -> TestDb {
@@ -176,28 +181,15 @@ pub fn databases() -> Vec<TestDb> {
 pub fn privacyidea_databases() -> Vec<TestDb> {
     let dbs = databases();
     for db in &dbs {
-        let out = run_spec(
-            db,
-            TaskSpec::CreateTables(Default::default()),
-            false,
-            &clock_utc(),
-        );
-        assert_eq!(
-            out.report.status,
-            executor::JobStatus::Ok,
-            "{}: {:?}",
-            db.label(),
-            out.report
-        );
+        create_privacyidea_schema(db);
     }
     dbs
 }
 
-/// A fresh SQLite database with privacyIDEA's schema, for tests that need only one backend.
-pub fn privacyidea_sqlite() -> TestDb {
-    let db = sqlite_db();
+/// privacyIDEA's schema in `db`, created by our own `create_tables` task.
+pub fn create_privacyidea_schema(db: &TestDb) {
     let out = run_spec(
-        &db,
+        db,
         TaskSpec::CreateTables(Default::default()),
         false,
         &clock_utc(),
@@ -205,9 +197,16 @@ pub fn privacyidea_sqlite() -> TestDb {
     assert_eq!(
         out.report.status,
         executor::JobStatus::Ok,
-        "{:?}",
+        "{}: {:?}",
+        db.label(),
         out.report
     );
+}
+
+/// A fresh SQLite database with privacyIDEA's schema, for tests that need only one backend.
+pub fn privacyidea_sqlite() -> TestDb {
+    let db = sqlite_db();
+    create_privacyidea_schema(&db);
     db
 }
 
@@ -270,14 +269,32 @@ pub fn run_task(
     interrupt: &Interrupt,
     settings: &Settings,
 ) -> RunResult {
+    let mut out = Collect::default();
+    let report = run_task_with_output(db, task, dry_run, clock, interrupt, settings, &mut out);
+    RunResult {
+        report,
+        lines: out.lines,
+    }
+}
+
+/// Run a prepared task with the given settings, showing it through `out` (a test's own
+/// observer of chunks and progress).
+pub fn run_task_with_output(
+    db: &TestDb,
+    task: tasks::Task,
+    dry_run: bool,
+    clock: &dyn Clock,
+    interrupt: &Interrupt,
+    settings: &Settings,
+    out: &mut dyn RunOutput,
+) -> JobReport {
     let mut dbs = Databases::new(db.url.clone(), None, OpenOptions::default());
     let rt = Runtime {
         clock,
         interrupt,
         open: OpenOptions::default(),
     };
-    let mut out = Collect::default();
-    let report = executor::run_with_databases(
+    executor::run_with_databases(
         "test",
         "test",
         &[task],
@@ -288,12 +305,21 @@ pub fn run_task(
             only_task: None,
         },
         &rt,
-        &mut out,
-    );
-    RunResult {
-        report,
-        lines: out.lines,
+        out,
+    )
+}
+
+/// Wait (polling) until `done` holds; the deadline is for a very slow machine. `false` when
+/// it never did.
+pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !done() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
+    true
 }
 
 /// A clock in UTC; `clock_at` for other offsets.

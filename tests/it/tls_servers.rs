@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use tempfile::TempDir;
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+pub(crate) const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// `None` (with a note) when `program` is missing; a failure under `CI=true`.
-fn require(program: &Path, what: &str) -> Option<()> {
+pub(crate) fn require(program: &Path, what: &str) -> Option<()> {
     if program.exists() {
         return Some(());
     }
@@ -39,13 +39,13 @@ fn require(program: &Path, what: &str) -> Option<()> {
     None
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
 
 /// A loopback port in `range` that nobody listens on right now.
-fn free_port(range: std::ops::RangeInclusive<u16>) -> u16 {
+pub(crate) fn free_port(range: std::ops::RangeInclusive<u16>) -> u16 {
     for port in range.clone() {
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
@@ -129,7 +129,7 @@ impl Drop for Server {
     }
 }
 
-fn run(cmd: &mut Command, what: &str) {
+pub(crate) fn run(cmd: &mut Command, what: &str) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
@@ -141,7 +141,7 @@ fn run(cmd: &mut Command, what: &str) {
 
 /// Wait until the server answers `ready` (a protocol-level probe, not just an open port: a
 /// server listens before it accepts sessions), failing early when it exits.
-fn wait_until_ready(child: &mut Child, port: u16, log: &Path, ready: &mut Command) {
+pub(crate) fn wait_until_ready(child: &mut Child, port: u16, log: &Path, ready: &mut Command) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
@@ -165,7 +165,7 @@ fn wait_until_ready(child: &mut Child, port: u16, log: &Path, ready: &mut Comman
 
 /// A command run as the `postgres` user when we are root (PostgreSQL refuses root);
 /// `setpriv` execs in place, so the child's pid is the server's.
-fn as_postgres(program: &str) -> Command {
+pub(crate) fn as_postgres(program: &str) -> Command {
     if is_root() {
         let mut c = Command::new("setpriv");
         c.args([
@@ -246,6 +246,14 @@ pub fn postgres() -> Option<Server> {
     })
 }
 
+/// Run a `mariadb-install-db`: two bootstraps at once fail now and then (seen when the TLS
+/// tests ran in parallel), so one at a time within this test binary.
+pub(crate) fn one_bootstrap_at_a_time(f: impl FnOnce()) {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    f();
+}
+
 /// MariaDB with TLS and `require_secure_transport=ON`; `root` without a password.
 pub fn mariadb() -> Option<Server> {
     let install = Path::new("/usr/bin/mariadb-install-db");
@@ -265,13 +273,7 @@ pub fn mariadb() -> Option<Server> {
     if is_root() {
         cmd.arg("--user=root");
     }
-    {
-        // Two bootstraps at once fail now and then (seen when the TLS tests ran in parallel):
-        // one at a time within this test binary.
-        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-        run(&mut cmd, "mariadb-install-db");
-    }
+    one_bootstrap_at_a_time(|| run(&mut cmd, "mariadb-install-db"));
     let port = free_port(53306..=53309);
     let log = dir.path().join("server.log");
     let mut cmd = Command::new(server);
