@@ -17,6 +17,36 @@ fn duration(flag: &str, text: &str) -> Result<Duration, AppError> {
     Duration::parse(text).map_err(|e| AppError::Usage(format!("{flag}: {e}")))
 }
 
+/// `schedule --list --output json`: each job with its schedule and next fire times.
+fn upcoming_json(
+    jobs: &[daemon::Scheduled],
+    now: chrono::DateTime<chrono::Utc>,
+    count: usize,
+) -> String {
+    let list: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|s| {
+            let mut next = Vec::new();
+            let mut t = now;
+            for _ in 0..count {
+                let Some(n) = s.expr.next_after(t, s.tz) else {
+                    break;
+                };
+                next.push(n.with_timezone(&s.tz).to_rfc3339());
+                t = n;
+            }
+            serde_json::json!({
+                "job": s.name(),
+                "file": s.job.path.display().to_string(),
+                "schedule": s.expr.to_string(),
+                "timezone": s.tz.name(),
+                "next": next,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&list).unwrap_or_default()
+}
+
 pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
     let (jobs, warnings) = daemon::load(
         &args.paths,
@@ -34,8 +64,15 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
     })?;
     report::print_diagnostics(&warnings);
     if args.list {
-        for line in daemon::upcoming(&jobs, chrono::Utc::now(), args.count) {
-            report::print_line(&line);
+        let now = chrono::Utc::now();
+        match globals.format {
+            Format::Json => report::out_line(&upcoming_json(&jobs, now, args.count)),
+            Format::Text if globals.quiet => {}
+            Format::Text => {
+                for line in daemon::upcoming(&jobs, now, args.count) {
+                    report::print_line(&line);
+                }
+            }
         }
         return Ok(0);
     }

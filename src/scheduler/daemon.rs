@@ -126,7 +126,7 @@ pub fn load(
         let Some(text) = job.file.schedule.clone() else {
             warnings.push(Diagnostic::warning(
                 &f,
-                Default::default(),
+                crate::job::source::Pos { line: 1, column: 1 },
                 "",
                 "no schedule: the scheduler ignores this job file",
             ));
@@ -753,7 +753,9 @@ fn run_slot(
         );
     }
     let _ = ledger.release(&lease);
-    let _ = ledger.prune(Utc::now() - opts.history_retention);
+    if let Some(before) = Utc::now().checked_sub_signed(opts.history_retention) {
+        let _ = ledger.prune(before);
+    }
     log.log(crate::schedule_log::Event {
         level: if status == "ok" { "info" } else { "warn" },
         event: "run_finished",
