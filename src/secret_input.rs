@@ -85,14 +85,16 @@ impl SecretSource {
 
     /// The source chosen by the usual trio of options: a file, else an environment
     /// variable, else a value given directly, else a prompt.
-    /// A prompt needs a terminal: without one, asking is a usage error the command reports
-    /// before it starts (exit 2), not a failed task.
-    pub fn check_terminal(&self) -> Result<(), SecretInputError> {
+    /// Whether the secret can be had, checked before a command starts so that a problem is
+    /// a usage error (exit 2) rather than a failed task: a prompt needs a terminal, a file
+    /// must be a readable regular file within the limit, a variable must be set.
+    pub fn check_available(&self) -> Result<(), SecretInputError> {
         match self {
             SecretSource::Prompt { label, .. } if !std::io::stdin().is_terminal() => {
                 Err(SecretInputError::NoTerminal(label.clone()))
             }
-            _ => Ok(()),
+            SecretSource::Prompt { .. } | SecretSource::Given(_) => Ok(()),
+            SecretSource::File(_) | SecretSource::Env(_) => self.read().map(drop),
         }
     }
 

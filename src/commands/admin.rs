@@ -21,7 +21,7 @@ pub fn add(globals: &Globals, args: &AdminAddArgs) -> Result<i32, AppError> {
         true,
     );
     password
-        .check_terminal()
+        .check_available()
         .map_err(|e| AppError::Usage(format!("admin add: {e}")))?;
     let task = Task::new(AdminTask {
         name: "admin add".into(),
@@ -51,7 +51,7 @@ pub fn change(globals: &Globals, args: &AdminChangeArgs) -> Result<i32, AppError
         )
     });
     if let Some(p) = &password {
-        p.check_terminal()
+        p.check_available()
             .map_err(|e| AppError::Usage(format!("admin change: {e}")))?;
     }
     if password.is_none() && args.email.is_none() {

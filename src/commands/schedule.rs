@@ -48,6 +48,10 @@ fn upcoming_json(
 }
 
 pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
+    // Flags first, so that --list also refuses an out-of-range value.
+    let lease = duration("--lease", &args.lease)?;
+    let grace = duration("--grace", &args.grace)?;
+    let history_retention = duration("--history-retention", &args.history_retention)?;
     let (jobs, warnings) = daemon::load(
         &args.paths,
         globals.picfg.as_deref(),
@@ -76,7 +80,6 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
         }
         return Ok(0);
     }
-    let lease = duration("--lease", &args.lease)?;
     if lease.as_secs() < 3 {
         return Err(AppError::Usage("--lease must be at least 3s".into()));
     }
@@ -87,8 +90,8 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
     let opts = ScheduleOptions {
         node: node.clone(),
         lease_ttl: std::time::Duration::from_secs(lease.as_secs()),
-        grace: std::time::Duration::from_secs(duration("--grace", &args.grace)?.as_secs()),
-        history_retention: duration("--history-retention", &args.history_retention)?.to_chrono(),
+        grace: std::time::Duration::from_secs(grace.as_secs()),
+        history_retention: history_retention.to_chrono(),
         open: OpenOptions::default(),
         picfg: globals.picfg.clone(),
         picfg_python: globals.picfg_python.clone(),

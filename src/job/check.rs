@@ -68,6 +68,41 @@ pub fn load_job(path: &Path) -> Result<ValidJob, Vec<Diagnostic>> {
     check_job_text(path, &text)
 }
 
+/// Every duration-shaped string (`3000000d`) beyond the one range of ages, with its place.
+fn out_of_range_durations(source: &Source) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let mut todo = vec![(String::new(), &source.value)];
+    while let Some((pointer, value)) = todo.pop() {
+        match value {
+            serde_json::Value::String(s) => {
+                if let Err(e @ super::duration::DurationError::TooLarge(_)) =
+                    super::duration::Duration::parse(s)
+                {
+                    found.push(Diagnostic::error(
+                        &source.path,
+                        source.pos(&pointer),
+                        &pointer,
+                        e.to_string(),
+                    ));
+                }
+            }
+            serde_json::Value::Array(items) => todo.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{pointer}/{i}"), v)),
+            ),
+            serde_json::Value::Object(map) => todo.extend(
+                map.iter()
+                    .map(|(k, v)| (format!("{pointer}/{}", super::source::escape_segment(k)), v)),
+            ),
+            _ => {}
+        }
+    }
+    found.sort_by_key(|d| (d.line, d.column));
+    found
+}
+
 /// The cron expression and time zone, read from the raw document so that their errors are
 /// reported even when the schema check found others.
 fn check_schedule(source: &Source, diags: &mut Vec<Diagnostic>) {
@@ -150,12 +185,18 @@ pub fn check_job_text(path: &Path, text: &str) -> Result<ValidJob, Vec<Diagnosti
     let file: JobFile = match serde_json::from_value(source.value.clone()) {
         Ok(f) => f,
         Err(e) => {
-            diags.push(Diagnostic::error(
-                path,
-                Pos { line: 1, column: 1 },
-                "",
-                e.to_string(),
-            ));
+            // The schema passed, so what serde refused is a value the schema cannot bound:
+            // an out-of-range duration. Point at it; else at the file.
+            let located = out_of_range_durations(&source);
+            if located.is_empty() {
+                diags.push(Diagnostic::error(
+                    path,
+                    Pos { line: 1, column: 1 },
+                    "",
+                    e.to_string(),
+                ));
+            }
+            diags.extend(located);
             return Err(diags);
         }
     };

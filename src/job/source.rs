@@ -40,9 +40,10 @@ impl Pos {
 pub const MAX_DEPTH: usize = 128;
 
 /// How large a document may grow once aliases are expanded, counted as the bytes of its
-/// strings and positions plus 64 per node: 256 MiB, far above any real file (which is at
-/// most 16 MiB of text) and far below what exhausts memory.
-pub const MAX_EXPANDED_BYTES: u64 = 256 << 20;
+/// strings and positions plus 64 per node: 128 MiB, far above any real job, rules or policy
+/// file (a large policy export costs a few MiB) and far below what exhausts memory (an alias
+/// bomb stops at about 250 MB resident).
+pub const MAX_EXPANDED_BYTES: u64 = 128 << 20;
 
 /// The budget a node costs besides its text.
 const NODE_COST: u64 = 64;
