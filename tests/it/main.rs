@@ -31,6 +31,7 @@ mod policies_cli;
 mod refused_values;
 mod scheduler;
 mod schema;
+mod script_output;
 mod tls;
 mod tls_servers;
 mod validation;
