@@ -68,8 +68,9 @@ pub fn load_job(path: &Path) -> Result<ValidJob, Vec<Diagnostic>> {
     check_job_text(path, &text)
 }
 
-/// Every duration-shaped string (`3000000d`) beyond the one range of ages, with its place.
-fn out_of_range_durations(source: &Source) -> Vec<Diagnostic> {
+/// Every duration-shaped string (`3000000d`) beyond the one range of ages, and every whole
+/// number too large for 64 bits (YAML reads those as floats), with its place.
+fn out_of_range_values(source: &Source) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let mut todo = vec![(String::new(), &source.value)];
     while let Some((pointer, value)) = todo.pop() {
@@ -85,6 +86,21 @@ fn out_of_range_durations(source: &Source) -> Vec<Diagnostic> {
                         e.to_string(),
                     ));
                 }
+            }
+            serde_json::Value::Number(n)
+                if n.is_f64()
+                    && n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18) =>
+            {
+                found.push(Diagnostic::error(
+                    &source.path,
+                    source.pos(&pointer),
+                    &pointer,
+                    format!(
+                        "the number {n} is out of range (allowed: up to {})",
+                        i64::MAX
+                    ),
+                ));
             }
             serde_json::Value::Array(items) => todo.extend(
                 items
@@ -186,8 +202,8 @@ pub fn check_job_text(path: &Path, text: &str) -> Result<ValidJob, Vec<Diagnosti
         Ok(f) => f,
         Err(e) => {
             // The schema passed, so what serde refused is a value the schema cannot bound:
-            // an out-of-range duration. Point at it; else at the file.
-            let located = out_of_range_durations(&source);
+            // an out-of-range duration or number. Point at it; else at the file.
+            let located = out_of_range_values(&source);
             if located.is_empty() {
                 diags.push(Diagnostic::error(
                     path,

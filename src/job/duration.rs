@@ -247,6 +247,53 @@ mod tests {
     }
 
     #[test]
+    fn one_range_for_every_age_and_no_arithmetic_that_can_panic() {
+        assert_eq!(
+            Duration::parse("36500d").unwrap().as_secs(),
+            36_500 * 86_400
+        );
+        assert_eq!(Duration::parse("5214w").unwrap().as_secs(), 5214 * 604_800);
+        for text in [
+            "36501d",
+            "5215w",
+            "3000000d",
+            "213503982334602d",
+            "18446744073709551615s",
+        ] {
+            let e = Duration::parse(text).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("out of range: durations go up to 36500d"),
+                "{e}"
+            );
+        }
+        // privacyIDEA's `--age 213503982334602` wrapped to about 17 hours.
+        assert!(Duration::try_from_days(213_503_982_334_602).is_err());
+        assert!(Duration::try_from_minutes(u64::MAX).is_err());
+        assert_eq!(
+            Duration::try_from_days(36_500).unwrap(),
+            Duration::from_days(36_500)
+        );
+        // Constants clamp instead of wrapping.
+        assert_eq!(
+            Duration::from_days(u64::MAX).as_secs(),
+            Duration::MAX.as_secs()
+        );
+        assert_eq!(
+            Duration::from_secs(u64::MAX).to_chrono(),
+            chrono::TimeDelta::MAX
+        );
+        // `now - age` never panics, even from the earliest date there is.
+        let min = chrono::NaiveDateTime::MIN;
+        assert_eq!(Duration::MAX.before(min), min);
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        assert_eq!(Duration::MAX.before(now).date().to_string(), "1926-01-25");
+    }
+
+    #[test]
     fn serde_rejects_numbers() {
         let e = serde_json::from_str::<Duration>("30").unwrap_err();
         assert!(e.to_string().contains("needs a unit"));

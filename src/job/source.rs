@@ -468,6 +468,62 @@ mod tests {
     }
 
     #[test]
+    fn nesting_is_bounded_at_the_node_that_crosses_the_line() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(Source::parse(Path::new("t"), &ok).is_ok());
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        let e = Source::parse(Path::new("t"), &deep).unwrap_err();
+        assert_eq!(e.pos.line, 1);
+        let block: String = (0..300).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        let e = Source::parse(Path::new("t"), &block).unwrap_err();
+        assert!(
+            e.message.contains("nesting deeper than 128"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.pos.line, 129);
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded_but_real_files_are_not_refused() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let e = Source::parse(Path::new("t"), &bomb).unwrap_err();
+        assert!(e.message.contains("grows past 128 MiB"), "{}", e.message);
+        assert!(e.pos.line >= 7, "{:?}", e.pos);
+        // A large real document: 20,000 policies (about 3 MiB), with anchors for shared parts.
+        let mut big = String::from("common: &c {realm: r, resolver: x, active: true}\npolicies:\n");
+        for i in 0..20_000 {
+            big.push_str(&format!(
+                "  - name: policy-{i}\n    scope: admin\n    action: {{enrollHOTP: true, hotp_hashlib: sha256}}\n    conditions: [[userinfo, groups, contains, admins, true]]\n    shared: *c\n"
+            ));
+        }
+        assert!(big.len() > 3 << 20);
+        let s = Source::parse(Path::new("t"), &big).unwrap();
+        assert_eq!(s.value["policies"][19_999]["shared"]["realm"], "r");
+    }
+
+    #[test]
+    fn tags_are_refused() {
+        for text in [
+            "a: !!python/object:os.system x\n",
+            "a: !!str 5\n",
+            "- !custom [1]\n",
+            "!!map {a: 1}\n",
+        ] {
+            let e = Source::parse(Path::new("t"), text).unwrap_err();
+            assert!(
+                e.message.contains("tags are not supported"),
+                "{text}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
     fn duplicate_keys_and_syntax_errors_have_positions() {
         let e = Source::parse(Path::new("t"), "a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(e.pos, Pos { line: 3, column: 1 });

@@ -78,7 +78,7 @@ impl ApiTokenTask {
                 Ok(c) if c.username != self.username || c.realm != self.realm || c.role != role => {
                     Some("the token is for another user, realm or role")
                 }
-                Ok(c) if c.exp - now <= self.renew_before.as_secs() as i64 => {
+                Ok(c) if c.exp.saturating_sub(now) <= self.renew_before.as_secs() as i64 => {
                     Some("the token expires soon")
                 }
                 Ok(c) => {

@@ -216,6 +216,19 @@ impl AuditRotateTask {
             }
         } else {
             let Watermark { high, low } = spec.watermark.clone().unwrap_or_default();
+            // Row counts and ids are signed 64-bit in every database: a larger watermark
+            // would wrap negative and delete everything.
+            for (field, value) in [("high", high), ("low", low)] {
+                if i64::try_from(value).is_err() {
+                    diags.push(site.error(
+                        &format!("/watermark/{field}"),
+                        format!(
+                            "watermark {field} {value} is out of range (allowed: 0 to {})",
+                            i64::MAX
+                        ),
+                    ));
+                }
+            }
             if high < low {
                 diags.push(site.warning("/watermark", format!("high ({high}) is below low ({low}): nothing is deleted until the log holds more than {low} entries")));
             }
@@ -260,7 +273,7 @@ impl AuditRotateTask {
                     ctx.output,
                     format!("The log audit log has {count} entries, the last one is {last_id}"),
                 );
-                if count <= *high as i64 {
+                if u64::try_from(count).is_ok_and(|c| c <= *high) || count < 0 {
                     out.matched = Some(0);
                     out.deleted = (!dry_run).then_some(0);
                     out.status = if dry_run {
@@ -273,7 +286,7 @@ impl AuditRotateTask {
                 out.say(ctx.output, format!("More than {high} entries, deleting..."));
                 let conn = ctx.databases.audit()?;
                 let cut_id = if *low == 0 {
-                    last_id + 1
+                    last_id.saturating_add(1)
                 } else {
                     conn.query_i64(
                         &format!(

@@ -171,6 +171,18 @@ fn command_line_ages_share_the_range_and_never_wrap() {
             "out of range",
         );
     }
+    // Watermarks of 2^63 and more wrapped negative and deleted everything.
+    usage_error(
+        &s.run(&["audit", "rotate", "-hw", "9223372036854775808", "-lw", "5"]),
+        "watermark high 9223372036854775808 is out of range (allowed: 0 to 9223372036854775807)",
+    );
+    s.write(
+        "wm.yaml",
+        "version: 1\nname: wm\ntasks:\n  - kind: audit_rotate\n    watermark: {high: 18446744073709551615, low: 5}\n",
+    );
+    let o = s.run(&["validate", "wm.yaml"]);
+    assert_refused_at(&o, "wm.yaml");
+    assert!(stderr(&o).contains("out of range"), "{}", stderr(&o));
     // Our message for a negative age, not clap's generic "unexpected argument".
     usage_error(
         &s.run(&["audit", "rotate", "--age", "-1"]),

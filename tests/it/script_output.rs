@@ -60,7 +60,13 @@ fn listings_honour_output_json_and_quiet() {
         "version: 1\nname: nightly\nschedule: '30 2 * * *'\ntimezone: UTC\ntasks:\n  - kind: challenge_cleanup\n",
     );
     let list = json(&s.run(&[
-        "--output", "json", "schedule", "--list", "--count", "3", "sched.yaml",
+        "--output",
+        "json",
+        "schedule",
+        "--list",
+        "--count",
+        "3",
+        "sched.yaml",
     ]));
     assert_eq!(list[0]["job"], "nightly");
     assert_eq!(list[0]["timezone"], "UTC");
@@ -121,7 +127,12 @@ fn problems_with_files_name_the_file_line_and_column() {
         assert!(err(o).contains(&format!("{file}:{place}: ")), "{}", err(o));
         assert!(err(o).contains(message), "{}", err(o));
     };
-    at(&picfg("empty.cfg", ""), "empty.cfg", "1:1", "sets no SQLALCHEMY_DATABASE_URI");
+    at(
+        &picfg("empty.cfg", ""),
+        "empty.cfg",
+        "1:1",
+        "sets no SQLALCHEMY_DATABASE_URI",
+    );
     at(
         &picfg("nouri.cfg", "SECRET_KEY = 'x'\n"),
         "nouri.cfg",
