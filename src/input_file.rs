@@ -4,7 +4,6 @@
 //! expected is refused before a byte is read, instead of growing the process until the kernel
 //! kills it (or blocking forever on a FIFO nobody writes to).
 
-use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -101,10 +100,16 @@ pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> {
     read_limited(file, limit)
 }
 
+/// Read standard input (`config import` without `-i`) as UTF-8 text of at most `limit` bytes.
+pub fn read_stdin_text(limit: u64) -> Result<String, InputFileError> {
+    utf8(read_limited(std::io::stdin().lock(), limit)?)
+}
+
 /// Read at most `limit` bytes; a file that grew past it while we read is still refused.
-fn read_limited(file: File, limit: u64) -> Result<Vec<u8>, InputFileError> {
+fn read_limited(reader: impl Read, limit: u64) -> Result<Vec<u8>, InputFileError> {
     let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
+    reader
+        .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(InputFileError::Io)?;
     if bytes.len() as u64 > limit {

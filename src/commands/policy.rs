@@ -3,7 +3,6 @@
 //! `policy …`, `config exporter`, `config importer`). Changes run as one-task jobs through
 //! the executor (task kind `policies`); `list` and `export` only read.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -203,30 +202,15 @@ pub fn import(globals: &Globals, args: &ConfigImportArgs) -> Result<i32, AppErro
                 }
             }
         }
-        _ => {
-            let mut bytes = Vec::new();
-            let limit = crate::input_file::MAX_DOCUMENT;
-            let read = std::io::stdin()
-                .take(limit + 1)
-                .read_to_end(&mut bytes)
-                .map_err(crate::input_file::InputFileError::Io)
-                .and_then(|n| {
-                    if n as u64 > limit {
-                        Err(crate::input_file::InputFileError::TooLarge(limit))
-                    } else {
-                        crate::input_file::utf8(bytes)
-                    }
-                });
-            match read {
-                Ok(t) => (PathBuf::from("<stdin>"), t),
-                Err(e) => {
-                    let (line, column) = e.line_column();
-                    return Err(AppError::Usage(format!(
-                        "<stdin>:{line}:{column}: cannot read standard input: {e}"
-                    )));
-                }
+        _ => match crate::input_file::read_stdin_text(crate::input_file::MAX_DOCUMENT) {
+            Ok(t) => (PathBuf::from("<stdin>"), t),
+            Err(e) => {
+                let (line, column) = e.line_column();
+                return Err(AppError::Usage(format!(
+                    "<stdin>:{line}:{column}: cannot read standard input: {e}"
+                )));
             }
-        }
+        },
     };
     let unreadable = |d: Option<Diagnostic>| -> Result<i32, AppError> {
         report::print_line("Could not determine input format! ");
