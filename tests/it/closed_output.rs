@@ -187,6 +187,20 @@ const COMMANDS: &[(&[&str], bool)] = &[
         &["config", "import", "-t", "policy", "-i", "policies.yaml"],
         true,
     ),
+    (
+        &[
+            "config",
+            "policy",
+            "create",
+            "second",
+            "admin",
+            "enrollTOTP",
+        ],
+        false,
+    ),
+    (&["config", "policy", "disable", "second"], false),
+    (&["config", "policy", "enable", "second"], false),
+    (&["config", "policy", "delete", "second"], false),
     (&["config", "policy", "list"], true),
     (&["config", "export", "-t", "policy"], true),
     (&["config", "authcache", "cleanup"], true),
@@ -218,9 +232,32 @@ const COMMANDS: &[(&[&str], bool)] = &[
     (&["conditionalaccess", "list-locked-users"], true),
     (&["conditionalaccess", "purge-expired-locks"], true),
     (&["backup", "create", "-d", "backups", "-c", "conf"], true),
+    (&["backup", "verify", ARCHIVE], true),
     (&["audit", "rotate", "--bogus-flag"], false),
     (&["setup", "drop_tables", "--dropit", "yes"], true),
 ];
+
+/// Stands for the archive `backup create` wrote in each installation.
+const ARCHIVE: &str = "{archive}";
+
+/// The arguments with [`ARCHIVE`] replaced by this site's archive.
+fn resolve(site: &Site, args: &[&str]) -> Vec<String> {
+    args.iter()
+        .map(|a| {
+            if *a != ARCHIVE {
+                return a.to_string();
+            }
+            let found: Vec<_> = std::fs::read_dir(site.path("backups"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "xz"))
+                .collect();
+            assert_eq!(found.len(), 1, "one archive: {found:?}");
+            found[0].display().to_string()
+        })
+        .collect()
+}
 
 /// Commands whose stdout is their product: a reader that went away ends them with 141
 /// (the shell's status for SIGPIPE), as `audit dump` always did.
@@ -253,7 +290,11 @@ fn every_command_survives_a_closed_stdout_and_still_does_its_work() {
         let outputs: Vec<Output> = sites
             .iter()
             .zip(sinks)
-            .map(|(site, sink)| run(site, args, sink, Sink::Open))
+            .map(|(site, sink)| {
+                let args = resolve(site, args);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                run(site, &args, sink, Sink::Open)
+            })
             .collect();
         let open = &outputs[0];
         if *prints {
