@@ -81,6 +81,19 @@ fn kind_name(t: std::fs::FileType) -> &'static str {
     }
 }
 
+/// Whether `path` is a regular file of at most `limit` bytes, without opening it (a key file
+/// may be readable only by the tasks' user; its type and size are still known).
+pub fn check_regular(path: &Path, limit: u64) -> Result<(), InputFileError> {
+    let meta = std::fs::metadata(path).map_err(InputFileError::Io)?;
+    if !meta.is_file() {
+        return Err(InputFileError::NotRegular(kind_name(meta.file_type())));
+    }
+    if meta.len() > limit {
+        return Err(InputFileError::TooLarge(limit));
+    }
+    Ok(())
+}
+
 /// Read a whole regular file of at most `limit` bytes.
 pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. Regular files

@@ -60,6 +60,16 @@ pub enum SettingsError {
     /// `place` names the file with `:line:column` (the file's start: nothing is there).
     #[error("{place}: pi.cfg sets no SQLALCHEMY_DATABASE_URI, so there is no database to work on")]
     NoDatabase { place: String },
+    /// A key file setting names something that is not a regular file within the limit
+    /// (`/dev/zero`, a FIFO, a directory, a huge file). Missing files are left to the tasks
+    /// that create them.
+    #[error("{place}: {key} names {path}: {error}")]
+    BadKeyFile {
+        key: &'static str,
+        place: String,
+        path: String,
+        error: crate::input_file::InputFileError,
+    },
     /// `place` is `file:line:column` of the assignment, or where the value came from.
     #[error("{place}: {key}: {error}")]
     BadUrl {
@@ -199,6 +209,23 @@ impl Settings {
             Some(u) => Some(parse_url("PI_AUDIT_SQL_URI", &u)?).filter(|a| *a != database),
             None => None,
         };
+        // Key files are read by tasks; one that could never be read is refused now (exit 2),
+        // at the setting that names it.
+        for key in ["PI_ENCFILE", "PI_AUDIT_KEY_PRIVATE", "PI_AUDIT_KEY_PUBLIC"] {
+            let Some(path) = get(key)? else { continue };
+            if let Err(error) =
+                crate::input_file::check_regular(Path::new(&path), crate::input_file::MAX_SECRET)
+            {
+                if !error.is_not_found() {
+                    return Err(SettingsError::BadKeyFile {
+                        key,
+                        place: place(key),
+                        path,
+                        error,
+                    });
+                }
+            }
+        }
         Ok(Settings {
             picfg_path: cfg.and_then(|c| c.path().map(Path::to_path_buf)),
             database,

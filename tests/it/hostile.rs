@@ -195,6 +195,36 @@ fn devices_fifos_directories_and_huge_files_are_refused_where_a_file_is_expected
     }
     let o = s.run(&["validate", "big.yaml"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("larger than 16 MiB"));
+    // Key files named in pi.cfg: refused at the setting, before any task reads them.
+    for (key, file) in [
+        ("PI_ENCFILE", "/dev/zero"),
+        ("PI_AUDIT_KEY_PRIVATE", fifo),
+        ("PI_AUDIT_KEY_PUBLIC", s.path("dir.yaml").to_str().unwrap()),
+    ] {
+        let cfg = s.write(
+            "keys.cfg",
+            format!(
+                "SQLALCHEMY_DATABASE_URI = 'sqlite:///{}'\n\n{key} = '{file}'\n",
+                s.path("pi.sqlite").display()
+            ),
+        );
+        let cfg = cfg.to_str().unwrap();
+        for args in [
+            &["admin", "list"][..],
+            &["setup", "create_enckey"],
+            &["audit", "verify"],
+        ] {
+            let o = s.run_bare(&[&["--picfg", cfg], args].concat());
+            assert_refused_at(&o, cfg);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                err.contains(&format!(
+                    "{cfg}:3:1: {key} names {file}: not a regular file"
+                )),
+                "{err}"
+            );
+        }
+    }
     // A password file is a secret: refused up front (exit 2), naming the file.
     for file in ["/dev/zero", fifo] {
         let o = s.run(&["admin", "add", "bob", "--password-file", file]);
