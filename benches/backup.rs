@@ -20,6 +20,10 @@
 //! Wall time and peak RSS (`wait4`, children included) per run; both restores must leave N
 //! audit rows. The result is a Markdown table on stdout.
 
+// Test and benchmark programs print their own results (the program itself never does; see
+// clippy.toml).
+#![allow(clippy::disallowed_macros)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

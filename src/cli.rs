@@ -341,8 +341,13 @@ pub struct AuditRotateArgs {
     #[arg(long, default_value_t = 5_000, value_name = "INT")]
     pub lowwatermark: u64,
     /// Delete entries older than this many days instead of using the watermarks.
-    #[arg(long, default_value_t = 0, value_name = "DAYS")]
-    pub age: u64,
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "DAYS",
+        allow_negative_numbers = true
+    )]
+    pub age: i64,
     /// A privacyIDEA rules file (YAML list of `rotate: DAYS` plus column regexes); wins over --age.
     #[arg(long, value_name = "RULES.yaml")]
     pub config: Option<PathBuf>,

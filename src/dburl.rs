@@ -52,8 +52,10 @@ pub enum DbUrlError {
     Malformed,
     #[error("unsupported database scheme '{0}' (supported: sqlite, postgresql, postgres, mysql, mariadb, each with an optional +driver)")]
     UnsupportedScheme(String),
-    #[error("invalid port '{0}' in database URL")]
+    #[error("invalid port '{0}' in database URL (a number from 0 to 65535)")]
     BadPort(String),
+    #[error("the IPv6 host in the database URL has no closing ']' (write e.g. postgresql://user@[::1]:5432/db)")]
+    UnclosedIpv6,
     #[error("database URL for {0} names no database")]
     NoDatabase(&'static str),
     /// A TLS option the driver would not accept (see `crate::dbtls`); never holds a secret.
@@ -112,6 +114,12 @@ impl DbUrl {
                 database,
                 query,
             });
+        }
+        if caps
+            .name("ipv4host")
+            .is_some_and(|h| h.as_str().starts_with('['))
+        {
+            return Err(DbUrlError::UnclosedIpv6);
         }
         let port = match caps.name("port").map(|p| p.as_str()) {
             None | Some("") => None,

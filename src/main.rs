@@ -11,7 +11,7 @@ fn main() {
     let code = match pi_manage::app::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pi-manage: {e}");
+            pi_manage::report::err_line(&format!("pi-manage: {e}"));
             e.exit_code()
         }
     };

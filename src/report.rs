@@ -37,6 +37,10 @@ pub struct Reporter {
     quiet: bool,
     progress: bool,
     pub reports: Vec<JobReport>,
+    /// The running task's name, and products (key, value) per task name for the JSON
+    /// report (see [`TaskOutput::product`]).
+    current_task: String,
+    products: Vec<(String, String, String)>,
 }
 
 impl Reporter {
@@ -48,6 +52,8 @@ impl Reporter {
             quiet,
             progress,
             reports: Vec::new(),
+            current_task: String::new(),
+            products: Vec::new(),
         }
     }
 
@@ -68,7 +74,7 @@ impl Reporter {
                 exit_code: crate::executor::exit_code(&self.reports),
             };
             let text = serde_json::to_string_pretty(&run).expect("report serialises");
-            println!("{text}");
+            out_line(&text);
         }
     }
 }
@@ -77,8 +83,8 @@ impl TaskOutput for Reporter {
     fn message(&mut self, line: &str) {
         if self.text() {
             match self.style {
-                Style::Plan => println!("  {line}"),
-                Style::Peer => println!("{line}"),
+                Style::Plan => out_line(&format!("  {line}")),
+                Style::Peer => out_line(line),
             }
             let _ = std::io::stdout().flush();
         }
@@ -86,7 +92,22 @@ impl TaskOutput for Reporter {
 
     fn warning(&mut self, line: &str) {
         if self.text() {
-            eprintln!("{line}");
+            err_line(line);
+        }
+    }
+
+    fn product(&mut self, key: &str, label: &str, value: &str) {
+        match self.format {
+            Format::Json => {
+                self.products.push((
+                    self.current_task.clone(),
+                    key.to_string(),
+                    value.to_string(),
+                ));
+            }
+            // A script asked for the product alone.
+            Format::Text if self.quiet => out_line(value),
+            Format::Text => self.message(&format!("{label}: {value}")),
         }
     }
 
@@ -181,41 +202,42 @@ impl RunOutput for Reporter {
             } else {
                 ""
             };
-            println!("Job {job} ({file}){dry}");
+            out_line(&format!("Job {job} ({file}){dry}"));
         }
     }
 
     fn task_started(&mut self, task: &Task) {
+        self.current_task = task.name().to_string();
         if self.text() && self.style == Style::Plan {
-            println!("- {} [{}]", task.name(), task.kind());
+            out_line(&format!("- {} [{}]", task.name(), task.kind()));
         }
     }
 
     fn task_finished(&mut self, o: &TaskOutcome) {
         if o.status == TaskStatus::Failed {
             if self.format == Format::Text {
-                eprintln!(
+                err_line(&format!(
                     "pi-manage: task {} failed: {}",
                     o.name,
                     o.error.as_deref().unwrap_or("unknown error")
-                );
+                ));
             }
             return;
         }
         if o.status == TaskStatus::Interrupted && o.kind.starts_with("backup") {
             if self.format == Format::Text {
-                eprintln!("pi-manage: interrupted; nothing was written or changed.");
+                err_line("pi-manage: interrupted; nothing was written or changed.");
             }
             return;
         }
         if o.status == TaskStatus::Interrupted && self.format == Format::Text {
-            eprintln!(
+            err_line(&format!(
                 "pi-manage: interrupted; {} rows were deleted and committed. Run the task again to continue.",
                 o.deleted.unwrap_or(0)
-            );
+            ));
         }
         if self.text() && self.style == Style::Plan {
-            println!("  {}", summary(o));
+            out_line(&format!("  {}", summary(o)));
         }
     }
 
@@ -226,13 +248,19 @@ impl RunOutput for Reporter {
                 .iter()
                 .filter(|t| t.status == TaskStatus::Skipped)
             {
-                println!(
+                out_line(&format!(
                     "- {} [{}]\n  skipped (an earlier task did not finish)",
                     t.name, t.kind
-                );
+                ));
             }
         }
-        self.reports.push(report.clone());
+        let mut report = report.clone();
+        for (task, key, value) in std::mem::take(&mut self.products) {
+            if let Some(t) = report.tasks.iter_mut().find(|t| t.name == task) {
+                t.details.insert(key, value.into());
+            }
+        }
+        self.reports.push(report);
     }
 }
 
@@ -274,7 +302,7 @@ fn format_duration(ms: u64) -> String {
 /// Print problems found in job files (stderr).
 pub fn print_diagnostics(diags: &[Diagnostic]) {
     for d in diags {
-        eprintln!("{d}");
+        err_line(&d.to_string());
     }
 }
 
@@ -295,36 +323,83 @@ pub fn print_validations(results: &[Validation], format: Format, quiet: bool) {
     match format {
         Format::Json => {
             let text = serde_json::to_string_pretty(results).expect("serialises");
-            println!("{text}");
+            out_line(&text);
         }
         Format::Text => {
             for r in results {
                 print_diagnostics(&r.diagnostics);
                 if r.valid && !quiet {
-                    println!(
+                    out_line(&format!(
                         "{}: ok (job '{}', {} task{})",
                         r.file,
                         r.job.as_deref().unwrap_or(""),
                         r.tasks.unwrap_or(0),
                         if r.tasks == Some(1) { "" } else { "s" }
-                    );
+                    ));
                 }
             }
         }
     }
 }
 
+/// Write a line to stdout. A closed stdout (a reader that went away, `| head`) or any other
+/// write error never panics and never stops the work: the report is simply not shown, and
+/// the exit code still says how the work went. Everything we print goes through here or
+/// [`err_line`] (`println!` panics on a closed pipe, so clippy.toml disallows it).
+pub fn out_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+}
+
+/// Write text to stdout as is; errors are ignored as in [`out_line`].
+pub fn out_text(text: &str) {
+    let _ = write_stdout(text);
+}
+
+/// Write text to stdout and say whether it arrived: for commands whose output is their
+/// product (an export, the schema), so a full disk is an error and a closed pipe is known.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|_| out.flush())
+}
+
+/// The exit code of a command whose stdout is its product: 0 when it was written; 141 (the
+/// shell's code for SIGPIPE, as `audit dump`) when the reader went away; 1, with the
+/// error on stderr, when writing failed otherwise (a full disk).
+pub fn product_exit_code(command: &str, written: std::io::Result<()>) -> i32 {
+    match written {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 141,
+        Err(e) => {
+            print_error(&format!("{command}: cannot write the output: {e}"));
+            1
+        }
+    }
+}
+
+/// Write a line to stderr, never panicking (see [`out_line`]).
+pub fn err_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}").and_then(|_| err.flush());
+}
+
+/// Write text to stderr as is (a prompt), never panicking.
+pub fn err_text(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());
+}
+
 /// Print text to stdout as is (the schema).
 pub fn print_raw(text: &str) {
-    print!("{text}");
+    out_text(text);
 }
 
 /// Print a line to stdout (plain command output such as privacyIDEA's messages).
 pub fn print_line(line: &str) {
-    println!("{line}");
+    out_line(line);
 }
 
 /// Print an error line to stderr (commands that do not run tasks).
 pub fn print_error(message: &str) {
-    eprintln!("pi-manage: {message}");
+    err_line(&format!("pi-manage: {message}"));
 }

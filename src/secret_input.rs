@@ -25,7 +25,7 @@ pub enum SecretInputError {
     #[error("cannot read the password file {path}: {source}")]
     File {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::input_file::InputFileError,
     },
     #[error("the password file {0} is empty")]
     EmptyFile(PathBuf),
@@ -44,8 +44,8 @@ impl SecretSource {
         match self {
             SecretSource::Given(s) => Ok(s.clone()),
             SecretSource::File(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| SecretInputError::File {
+                let text = crate::input_file::read_text(path, crate::input_file::MAX_SECRET)
+                    .map_err(|source| SecretInputError::File {
                         path: path.clone(),
                         source,
                     })?;
@@ -85,6 +85,19 @@ impl SecretSource {
 
     /// The source chosen by the usual trio of options: a file, else an environment
     /// variable, else a value given directly, else a prompt.
+    /// Whether the secret can be had, checked before a command starts so that a problem is
+    /// a usage error (exit 2) rather than a failed task: a prompt needs a terminal, a file
+    /// must be a readable regular file within the limit, a variable must be set.
+    pub fn check_available(&self) -> Result<(), SecretInputError> {
+        match self {
+            SecretSource::Prompt { label, .. } if !std::io::stdin().is_terminal() => {
+                Err(SecretInputError::NoTerminal(label.clone()))
+            }
+            SecretSource::Prompt { .. } | SecretSource::Given(_) => Ok(()),
+            SecretSource::File(_) | SecretSource::Env(_) => self.read().map(drop),
+        }
+    }
+
     pub fn choose(
         file: Option<PathBuf>,
         env: Option<String>,

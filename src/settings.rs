@@ -57,12 +57,24 @@ pub enum SettingsError {
     PiCfg(#[from] PiCfgError),
     #[error("pi.cfg not found at {path}{hint}")]
     NotFound { path: PathBuf, hint: &'static str },
-    #[error("{source_name} sets no SQLALCHEMY_DATABASE_URI, so there is no database to work on")]
-    NoDatabase { source_name: String },
-    #[error("{key} in {source_name}: {error}")]
+    /// `place` names the file with `:line:column` (the file's start: nothing is there).
+    #[error("{place}: pi.cfg sets no SQLALCHEMY_DATABASE_URI, so there is no database to work on")]
+    NoDatabase { place: String },
+    /// A key file setting names something that is not a regular file within the limit
+    /// (`/dev/zero`, a FIFO, a directory, a huge file). Missing files are left to the tasks
+    /// that create them.
+    #[error("{place}: {key} names {path}: {error}")]
+    BadKeyFile {
+        key: &'static str,
+        place: String,
+        path: String,
+        error: crate::input_file::InputFileError,
+    },
+    /// `place` is `file:line:column` of the assignment, or where the value came from.
+    #[error("{place}: {key}: {error}")]
     BadUrl {
         key: &'static str,
-        source_name: String,
+        place: String,
         error: DbUrlError,
     },
 }
@@ -148,10 +160,30 @@ impl Settings {
             }
             Ok(env(&format!("PRIVACYIDEA_{key}")).map(|v| unquote_json_string(&v)))
         };
+        // Where a setting was written: pi.cfg's assignment (file:line:column) when it came
+        // from there, else the environment variable or the job file.
+        let place = |key: &str| -> String {
+            let in_file = cfg.and_then(|c| {
+                let path = c.path()?;
+                let pos = c.position(key).filter(|p| p.line > 0)?;
+                c.get(key)?;
+                Some(format!("{}:{}:{}", path.display(), pos.line, pos.column))
+            });
+            in_file.unwrap_or_else(|| match cfg.and_then(|c| c.get(key)) {
+                Some(_) => source_name.clone(),
+                None if key == "database" => "the job file's connection".to_string(),
+                None if key == "SQLALCHEMY_DATABASE_URI"
+                    && env(&format!("PRIVACYIDEA_{key}")).is_none() =>
+                {
+                    "the environment (DATABASE_URL)".to_string()
+                }
+                None => format!("the environment (PRIVACYIDEA_{key})"),
+            })
+        };
         let parse_url = |key: &'static str, text: &str| {
             DbUrl::parse(text).map_err(|error| SettingsError::BadUrl {
                 key,
-                source_name: source_name.clone(),
+                place: place(key),
                 error,
             })
         };
@@ -159,7 +191,13 @@ impl Settings {
             Some(u) => parse_url("database", u)?,
             None => match get("SQLALCHEMY_DATABASE_URI")?.or_else(|| env("DATABASE_URL")) {
                 Some(u) => parse_url("SQLALCHEMY_DATABASE_URI", &u)?,
-                None => return Err(SettingsError::NoDatabase { source_name }),
+                None => {
+                    let place = match cfg.and_then(|c| c.path()) {
+                        Some(p) => format!("{}:1:1", p.display()),
+                        None => source_name.clone(),
+                    };
+                    return Err(SettingsError::NoDatabase { place });
+                }
             },
         };
         let audit_text = match &req.audit_database {
@@ -171,6 +209,23 @@ impl Settings {
             Some(u) => Some(parse_url("PI_AUDIT_SQL_URI", &u)?).filter(|a| *a != database),
             None => None,
         };
+        // Key files are read by tasks; one that could never be read is refused now (exit 2),
+        // at the setting that names it.
+        for key in ["PI_ENCFILE", "PI_AUDIT_KEY_PRIVATE", "PI_AUDIT_KEY_PUBLIC"] {
+            let Some(path) = get(key)? else { continue };
+            if let Err(error) =
+                crate::input_file::check_regular(Path::new(&path), crate::input_file::MAX_SECRET)
+            {
+                if !error.is_not_found() {
+                    return Err(SettingsError::BadKeyFile {
+                        key,
+                        place: place(key),
+                        path,
+                        error,
+                    });
+                }
+            }
+        }
         Ok(Settings {
             picfg_path: cfg.and_then(|c| c.path().map(Path::to_path_buf)),
             database,

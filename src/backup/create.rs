@@ -115,7 +115,9 @@ pub fn create(
         _ => None,
     };
     let encfile = env.encfile.map(absolute);
-    let key_bytes = encfile.as_ref().and_then(|p| fs::read(p).ok());
+    let key_bytes = encfile
+        .as_ref()
+        .and_then(|p| crate::input_file::read_bytes(p, crate::input_file::MAX_SECRET).ok());
     let mut plan = Plan {
         members: Vec::new(),
         excluded: Vec::new(),

@@ -20,6 +20,9 @@ pub fn add(globals: &Globals, args: &AdminAddArgs) -> Result<i32, AppError> {
         "password",
         true,
     );
+    password
+        .check_available()
+        .map_err(|e| AppError::Usage(format!("admin add: {e}")))?;
     let task = Task::new(AdminTask {
         name: "admin add".into(),
         username: args.username.clone(),
@@ -47,6 +50,10 @@ pub fn change(globals: &Globals, args: &AdminChangeArgs) -> Result<i32, AppError
             true,
         )
     });
+    if let Some(p) = &password {
+        p.check_available()
+            .map_err(|e| AppError::Usage(format!("admin change: {e}")))?;
+    }
     if password.is_none() && args.email.is_none() {
         return Err(AppError::Usage("admin change: give --email and/or a new password (--password-file, --password-env or --prompt)".into()));
     }
@@ -86,8 +93,20 @@ pub fn list(globals: &Globals) -> Result<i32, AppError> {
         .and_then(list_admins);
     match admins {
         Ok(a) => {
-            for line in format_admin_list(&a) {
-                report::print_line(&line);
+            match globals.format {
+                report::Format::Json => {
+                    let list: Vec<serde_json::Value> = a
+                        .iter()
+                        .map(|a| serde_json::json!({"username": a.username, "email": a.email}))
+                        .collect();
+                    report::out_line(&serde_json::to_string_pretty(&list).unwrap_or_default());
+                }
+                report::Format::Text if globals.quiet => {}
+                report::Format::Text => {
+                    for line in format_admin_list(&a) {
+                        report::print_line(&line);
+                    }
+                }
             }
             Ok(0)
         }

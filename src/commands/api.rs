@@ -16,8 +16,9 @@ pub fn createtoken(globals: &Globals, args: &CreateTokenArgs) -> Result<i32, App
             ApiRoleArg::Admin => ApiRole::Admin,
             ApiRoleArg::Validate => ApiRole::Validate,
         },
-        validity: Duration::from_days(args.days),
-        renew_before: Duration::from_days(0),
+        validity: Duration::try_from_days(args.days)
+            .map_err(|e| AppError::Usage(format!("--days {}: {e}", args.days)))?,
+        renew_before: Duration::from_secs(0),
         file: None,
     });
     super::run_task(globals, "api createtoken", task, false)

@@ -18,8 +18,17 @@ pub fn rotate(globals: &Globals, args: &AuditRotateArgs) -> Result<i32, AppError
     };
     if let Some(rules) = &args.config {
         spec.rules_file = Some(rules.clone());
+    } else if args.age < 0 {
+        // privacyIDEA deletes every entry for a negative age (a cut-off in the future).
+        return Err(AppError::Usage(format!(
+            "--age {}: a negative age would delete every audit entry; give a number of days from 1 to {} (or leave --age out to rotate by the watermarks)",
+            args.age,
+            crate::job::duration::MAX_AGE_DAYS
+        )));
     } else if args.age > 0 {
-        spec.older_than = Some(Duration::from_days(args.age));
+        let days = Duration::try_from_days(args.age.unsigned_abs())
+            .map_err(|e| AppError::Usage(format!("--age {}: {e}", args.age)))?;
+        spec.older_than = Some(days);
     } else {
         spec.watermark = Some(Watermark {
             high: args.highwatermark,
@@ -90,7 +99,7 @@ pub fn dump(globals: &Globals, args: &AuditDumpArgs) -> Result<i32, AppError> {
         let Some(path) = &settings.audit_key_public else {
             return fail("PI_AUDIT_KEY_PUBLIC must name a file containing the public key to verify audit entries with.".into());
         };
-        let pem = match std::fs::read_to_string(path) {
+        let pem = match crate::input_file::read_text(path, crate::input_file::MAX_SECRET) {
             Ok(p) => p,
             Err(e) => {
                 return fail(format!(

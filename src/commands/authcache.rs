@@ -8,11 +8,16 @@ use crate::job::model::{Duration, TaskSpec};
 use crate::tasks::authcache_cleanup::AuthcacheCleanup;
 
 pub fn cleanup(globals: &Globals, args: &AuthcacheCleanupArgs) -> Result<i32, AppError> {
+    let unused_for = args
+        .minutes
+        .map(|m| {
+            Duration::try_from_minutes(m.unsigned_abs())
+                .map_err(|e| AppError::Usage(format!("--minutes {m}: {e}")))
+        })
+        .transpose()?;
     let spec = AuthcacheCleanup {
         name: Some("authcache cleanup".into()),
-        unused_for: args
-            .minutes
-            .map(|m| Duration::from_minutes(m.max(0) as u64)),
+        unused_for,
     };
     super::run_single_task(
         globals,

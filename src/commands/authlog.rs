@@ -8,9 +8,11 @@ use crate::job::model::{Duration, TaskSpec};
 use crate::tasks::authlog_cleanup::AuthlogCleanup;
 
 pub fn cleanup(globals: &Globals, args: &AuthlogCleanupArgs) -> Result<i32, AppError> {
+    let older_than = Duration::try_from_days(args.age.unsigned_abs())
+        .map_err(|e| AppError::Usage(format!("--age {}: {e}", args.age)))?;
     let spec = AuthlogCleanup {
         name: Some("authlog cleanup".into()),
-        older_than: Duration::from_days(args.age.max(0) as u64),
+        older_than,
         chunksize: args.chunksize,
     };
     super::run_single_task(

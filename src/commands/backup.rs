@@ -100,7 +100,7 @@ impl Report for CommandReport<'_> {
 
 /// Ask a yes/no question on the terminal.
 fn ask(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
+    crate::report::err_text(&format!("{question} [y/N] "));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {

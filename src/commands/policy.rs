@@ -3,7 +3,6 @@
 //! `policy …`, `config exporter`, `config importer`). Changes run as one-task jobs through
 //! the executor (task kind `policies`); `list` and `export` only read.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -82,9 +81,27 @@ fn list(globals: &Globals) -> Result<i32, AppError> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let stored: Vec<_> = policies.into_iter().map(|e| e.policy).collect();
+    if globals.format == report::Format::Json {
+        let list: Vec<Value> = by_priority(&stored)
+            .into_iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.name,
+                    "scope": p.scope,
+                    "active": p.active,
+                    "priority": p.priority,
+                })
+            })
+            .collect();
+        report::out_line(&serde_json::to_string_pretty(&list).unwrap_or_default());
+        return Ok(0);
+    }
+    if globals.quiet {
+        return Ok(0);
+    }
     report::print_line(&format!("Active   Name {}Scope", " ".repeat(16)));
     report::print_line(&"=".repeat(40));
-    let stored: Vec<_> = policies.into_iter().map(|e| e.policy).collect();
     for p in by_priority(&stored) {
         // Python's repr of the `active` column: True, False or None.
         let active = match p.active {
@@ -138,7 +155,12 @@ pub fn export(globals: &Globals, args: &ConfigExportArgs) -> Result<i32, AppErro
         report::print_error("Secrets have been replaced with '__CENSORED__'. This export can only be re-imported on the same instance.");
     }
     match args.outfile.as_deref().filter(|p| p != &Path::new("-")) {
-        None => report::print_raw(&text),
+        None => {
+            return Ok(report::product_exit_code(
+                "config export",
+                report::write_stdout(&text),
+            ))
+        }
         Some(path) => {
             if let Err(e) = write_file(path, &text) {
                 report::print_error(&format!("cannot write {}: {e}", path.display()));
@@ -168,19 +190,27 @@ fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
 pub fn import(globals: &Globals, args: &ConfigImportArgs) -> Result<i32, AppError> {
     check_types(&args.types, "import")?;
     let (path, text) = match &args.input {
-        Some(p) if p != Path::new("-") => match std::fs::read_to_string(p) {
-            Ok(t) => (p.clone(), t),
+        Some(p) if p != Path::new("-") => {
+            match crate::input_file::read_text(p, crate::input_file::MAX_DOCUMENT) {
+                Ok(t) => (p.clone(), t),
+                Err(e) => {
+                    let (line, column) = e.line_column();
+                    return Err(AppError::Usage(format!(
+                        "{}:{line}:{column}: cannot read the policy file: {e}",
+                        p.display()
+                    )));
+                }
+            }
+        }
+        _ => match crate::input_file::read_stdin_text(crate::input_file::MAX_DOCUMENT) {
+            Ok(t) => (PathBuf::from("<stdin>"), t),
             Err(e) => {
-                return Err(AppError::Usage(format!("cannot read {}: {e}", p.display())));
+                let (line, column) = e.line_column();
+                return Err(AppError::Usage(format!(
+                    "<stdin>:{line}:{column}: cannot read standard input: {e}"
+                )));
             }
         },
-        _ => {
-            let mut t = String::new();
-            if let Err(e) = std::io::stdin().read_to_string(&mut t) {
-                return Err(AppError::Usage(format!("cannot read standard input: {e}")));
-            }
-            (PathBuf::from("<stdin>"), t)
-        }
     };
     let unreadable = |d: Option<Diagnostic>| -> Result<i32, AppError> {
         report::print_line("Could not determine input format! ");
@@ -204,7 +234,19 @@ pub fn import(globals: &Globals, args: &ConfigImportArgs) -> Result<i32, AppErro
         Value::Object(o) => o.is_empty(),
     };
     if falsy {
-        return unreadable(None);
+        let what = match &doc.value {
+            Value::Null if text.trim().is_empty() => "the file is empty",
+            Value::Null => "the file holds only null",
+            Value::Bool(_) => "the file holds only false",
+            Value::Number(_) => "the file holds only 0",
+            Value::String(_) => "the file holds only an empty string",
+            Value::Array(_) => "the file holds only an empty list",
+            Value::Object(_) => "the file holds only an empty mapping",
+        };
+        return unreadable(Some(
+            doc.error("", format!("{what}: there are no policies to import"))
+                .with_hint("privacyIDEA's export (pi-manage config export -t policy) or a YAML list of policies"),
+        ));
     }
     let version_warning = |first: String| {
         report::print_line(&first);

@@ -19,7 +19,41 @@ fn duration(flag: &str, text: &str) -> Result<Duration, AppError> {
     Duration::parse(text).map_err(|e| AppError::Usage(format!("{flag}: {e}")))
 }
 
+/// `schedule --list --output json`: each job with its schedule and next fire times.
+fn upcoming_json(
+    jobs: &[daemon::Scheduled],
+    now: chrono::DateTime<chrono::Utc>,
+    count: usize,
+) -> String {
+    let list: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|s| {
+            let mut next = Vec::new();
+            let mut t = now;
+            for _ in 0..count {
+                let Some(n) = s.expr.next_after(t, s.tz) else {
+                    break;
+                };
+                next.push(n.with_timezone(&s.tz).to_rfc3339());
+                t = n;
+            }
+            serde_json::json!({
+                "job": s.name(),
+                "file": s.job.path.display().to_string(),
+                "schedule": s.expr.to_string(),
+                "timezone": s.tz.name(),
+                "next": next,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&list).unwrap_or_default()
+}
+
 pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
+    // Flags first, so that --list also refuses an out-of-range value.
+    let lease = duration("--lease", &args.lease)?;
+    let grace = duration("--grace", &args.grace)?;
+    let history_retention = duration("--history-retention", &args.history_retention)?;
     let (jobs, warnings) = daemon::load(
         &args.paths,
         globals.picfg.as_deref(),
@@ -36,12 +70,18 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
     })?;
     report::print_diagnostics(&warnings);
     if args.list {
-        for line in daemon::upcoming(&jobs, chrono::Utc::now(), args.count) {
-            report::print_line(&line);
+        let now = chrono::Utc::now();
+        match globals.format {
+            Format::Json => report::out_line(&upcoming_json(&jobs, now, args.count)),
+            Format::Text if globals.quiet => {}
+            Format::Text => {
+                for line in daemon::upcoming(&jobs, now, args.count) {
+                    report::print_line(&line);
+                }
+            }
         }
         return Ok(0);
     }
-    let lease = duration("--lease", &args.lease)?;
     if lease.as_secs() < 3 {
         return Err(AppError::Usage("--lease must be at least 3s".into()));
     }
@@ -54,8 +94,8 @@ pub fn run(globals: &Globals, args: &ScheduleArgs) -> Result<i32, AppError> {
     let opts = ScheduleOptions {
         node: node.clone(),
         lease_ttl,
-        grace: std::time::Duration::from_secs(duration("--grace", &args.grace)?.as_secs()),
-        history_retention: duration("--history-retention", &args.history_retention)?.to_chrono(),
+        grace: std::time::Duration::from_secs(grace.as_secs()),
+        history_retention: history_retention.to_chrono(),
         open: OpenOptions::default(),
         picfg: globals.picfg.clone(),
         picfg_python: globals.picfg_python.clone(),

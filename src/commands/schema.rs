@@ -3,6 +3,6 @@
 use crate::app::AppError;
 
 pub fn run() -> Result<i32, AppError> {
-    crate::report::print_raw(&crate::job::schema::job_schema_text());
-    Ok(0)
+    let written = crate::report::write_stdout(&crate::job::schema::job_schema_text());
+    Ok(crate::report::product_exit_code("schema", written))
 }

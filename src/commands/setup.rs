@@ -53,6 +53,8 @@ pub fn encrypt_enckey(globals: &Globals, args: &EncryptEnckeyArgs) -> Result<i32
         "passphrase for the encryption key",
         true,
     );
+    new.check_available()
+        .map_err(|e| AppError::Usage(format!("setup encrypt_enckey: {e}")))?;
     let text = match enckey::encrypt_enckey(&args.encfile, globals.enckey_passphrase.as_ref(), &new)
     {
         Ok(t) => t,

@@ -185,7 +185,10 @@ pub enum KeyFile {
 /// exactly 96 bytes are required ([`CryptoError::BadKeyLength`] for a short or empty file,
 /// which privacyIDEA would silently use as AES-128 keys or fail on later).
 pub fn read_key_file(path: &Path) -> Result<KeyFile, CryptoError> {
-    let bytes = Zeroizing::new(fs::read(path).map_err(|e| CryptoError::io(path, e))?);
+    let bytes = Zeroizing::new(
+        crate::input_file::read_bytes(path, crate::input_file::MAX_SECRET)
+            .map_err(|e| CryptoError::io(path, e.into()))?,
+    );
     if bytes.len() > ENCRYPTED_THRESHOLD {
         return match std::str::from_utf8(&bytes) {
             Ok(text) => Ok(KeyFile::Encrypted(text.to_owned())),

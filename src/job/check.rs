@@ -55,16 +55,128 @@ impl ValidJob {
 
 /// Load and check one job file. `Err` holds every problem found (warnings included).
 pub fn load_job(path: &Path) -> Result<ValidJob, Vec<Diagnostic>> {
-    let at_start = Pos { line: 1, column: 1 };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![Diagnostic::error(
-            path,
-            at_start,
-            "",
-            format!("cannot read job file: {e}"),
-        )]
-    })?;
+    let text =
+        crate::input_file::read_text(path, crate::input_file::MAX_DOCUMENT).map_err(|e| {
+            let (line, column) = e.line_column();
+            vec![Diagnostic::error(
+                path,
+                Pos { line, column },
+                "",
+                format!("cannot read job file: {e}"),
+            )]
+        })?;
     check_job_text(path, &text)
+}
+
+/// Every duration-shaped string (`3000000d`) beyond the one range of ages, and every whole
+/// number too large for 64 bits (YAML reads those as floats), with its place.
+fn out_of_range_values(source: &Source) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let mut todo = vec![(String::new(), &source.value)];
+    while let Some((pointer, value)) = todo.pop() {
+        match value {
+            serde_json::Value::String(s) => {
+                if let Err(e @ super::duration::DurationError::TooLarge(_)) =
+                    super::duration::Duration::parse(s)
+                {
+                    found.push(Diagnostic::error(
+                        &source.path,
+                        source.pos(&pointer),
+                        &pointer,
+                        e.to_string(),
+                    ));
+                }
+            }
+            serde_json::Value::Number(n)
+                if n.is_f64()
+                    && n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18) =>
+            {
+                found.push(Diagnostic::error(
+                    &source.path,
+                    source.pos(&pointer),
+                    &pointer,
+                    format!(
+                        "the number {n} is out of range (allowed: up to {})",
+                        i64::MAX
+                    ),
+                ));
+            }
+            serde_json::Value::Array(items) => todo.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{pointer}/{i}"), v)),
+            ),
+            serde_json::Value::Object(map) => todo.extend(
+                map.iter()
+                    .map(|(k, v)| (format!("{pointer}/{}", super::source::escape_segment(k)), v)),
+            ),
+            _ => {}
+        }
+    }
+    found.sort_by_key(|d| (d.line, d.column));
+    found
+}
+
+/// The cron expression and time zone, read from the raw document so that their errors are
+/// reported even when the schema check found others.
+fn check_schedule(source: &Source, diags: &mut Vec<Diagnostic>) {
+    let path = &source.path;
+    let err = |ptr: &str, msg: String| Diagnostic::error(path, source.pos(ptr), ptr, msg);
+    if let Some(expr) = source.value.get("schedule").and_then(|v| v.as_str()) {
+        let with_seconds = source.value.get("schedule_seconds") == Some(&true.into());
+        let parsed = if with_seconds {
+            CronExpr::parse_with_seconds(expr)
+        } else {
+            CronExpr::parse(expr)
+        };
+        if let Err(e) = parsed {
+            diags.push(
+                err("/schedule", format!("invalid schedule '{expr}': {e}"))
+                    .with_hint("write 5 fields, e.g. '30 2 * * *' for 02:30 every day, or @daily"),
+            );
+        }
+    }
+    if let Some(tz) = source.value.get("timezone").and_then(|v| v.as_str()) {
+        if chrono_tz::Tz::from_str(tz).is_err() {
+            let mut d = err("/timezone", format!("unknown time zone '{tz}'"));
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name());
+            d = match did_you_mean(tz, names) {
+                Some(s) => d.with_hint(format!("did you mean '{s}'?")),
+                None => d.with_hint("use an IANA name such as Europe/Berlin or UTC"),
+            };
+            diags.push(d);
+        }
+    }
+}
+
+/// Job and task names end up in reports, logs, the scheduler's ledger and file names:
+/// control characters (NUL, newlines, escape sequences) are refused.
+fn check_names(source: &Source, diags: &mut Vec<Diagnostic>) {
+    let mut names = vec!["/name".to_string()];
+    if let Some(tasks) = source.value.get("tasks").and_then(|t| t.as_array()) {
+        names.extend((0..tasks.len()).map(|i| format!("/tasks/{i}/name")));
+    }
+    for ptr in names {
+        let Some(name) = source.value.pointer(&ptr).and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if let Some(c) = name.chars().find(|c| c.is_control()) {
+            diags.push(
+                Diagnostic::error(
+                    &source.path,
+                    source.pos(&ptr),
+                    &ptr,
+                    format!(
+                        "the name contains the control character {:?}; names are shown in reports and logs",
+                        c
+                    ),
+                )
+                .with_hint("use letters, digits, spaces and punctuation"),
+            );
+        }
+    }
 }
 
 /// Check a job file's text (`path` names it in messages and anchors relative paths).
@@ -78,18 +190,29 @@ pub fn check_job_text(path: &Path, text: &str) -> Result<ValidJob, Vec<Diagnosti
         )]
     })?;
     let mut diags = check_against_schema(&source);
-    if diags.iter().any(Diagnostic::is_error) {
+    let schema_failed = diags.iter().any(Diagnostic::is_error);
+    // These read the raw document, so they are reported together with schema errors.
+    check_schedule(&source, &mut diags);
+    check_names(&source, &mut diags);
+    if schema_failed {
+        diags.sort_by_key(|d| (d.file.clone(), d.line, d.column));
         return Err(diags);
     }
     let file: JobFile = match serde_json::from_value(source.value.clone()) {
         Ok(f) => f,
         Err(e) => {
-            diags.push(Diagnostic::error(
-                path,
-                Pos { line: 1, column: 1 },
-                "",
-                e.to_string(),
-            ));
+            // The schema passed, so what serde refused is a value the schema cannot bound:
+            // an out-of-range duration or number. Point at it; else at the file.
+            let located = out_of_range_values(&source);
+            if located.is_empty() {
+                diags.push(Diagnostic::error(
+                    path,
+                    Pos { line: 1, column: 1 },
+                    "",
+                    e.to_string(),
+                ));
+            }
+            diags.extend(located);
             return Err(diags);
         }
     };
@@ -106,30 +229,6 @@ pub fn check_job_text(path: &Path, text: &str) -> Result<ValidJob, Vec<Diagnosti
         .to_path_buf();
     let err = |ptr: &str, msg: String| Diagnostic::error(path, source.pos(ptr), ptr, msg);
 
-    if let Some(expr) = &file.schedule {
-        let parsed = if file.schedule_seconds {
-            CronExpr::parse_with_seconds(expr)
-        } else {
-            CronExpr::parse(expr)
-        };
-        if let Err(e) = parsed {
-            diags.push(
-                err("/schedule", format!("invalid schedule '{expr}': {e}"))
-                    .with_hint("write 5 fields, e.g. '30 2 * * *' for 02:30 every day, or @daily"),
-            );
-        }
-    }
-    if let Some(tz) = &file.timezone {
-        if chrono_tz::Tz::from_str(tz).is_err() {
-            let mut d = err("/timezone", format!("unknown time zone '{tz}'"));
-            let names = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name());
-            d = match did_you_mean(tz, names) {
-                Some(s) => d.with_hint(format!("did you mean '{s}'?")),
-                None => d.with_hint("use an IANA name such as Europe/Berlin or UTC"),
-            };
-            diags.push(d);
-        }
-    }
     if let Some(conn) = &file.connection {
         if let Some(p) = &conn.picfg {
             let full = if p.is_absolute() {

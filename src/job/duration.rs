@@ -11,6 +11,13 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 /// The pattern every duration string must match (also used in the JSON Schema).
 pub const DURATION_PATTERN: &str = "^[0-9]+(s|m|h|d|w)$";
 
+/// The one bound on every duration and age, wherever it enters (job files, rules files,
+/// command-line flags): 36500 days, about 100 years. Longer ages mean nothing for a
+/// privacyIDEA database, and keeping `now - age` far inside every database's date range
+/// means no cut-off can overflow.
+pub const MAX_AGE_DAYS: u64 = 36_500;
+const MAX_SECONDS: u64 = MAX_AGE_DAYS * 86_400;
+
 /// A non-negative span of time, kept in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration {
@@ -55,7 +62,7 @@ pub enum DurationError {
     MissingUnit(String),
     #[error("'{0}' is not a duration: write a whole number followed by s, m, h, d or w (e.g. '90s', '10m', '36h', '180d')")]
     Invalid(String),
-    #[error("'{0}' is too large")]
+    #[error("'{0}' is out of range: durations go up to {max}d (about 100 years)", max = MAX_AGE_DAYS)]
     TooLarge(String),
 }
 
@@ -67,18 +74,51 @@ impl Duration {
         }
     }
 
-    pub fn from_days(days: u64) -> Self {
-        Duration {
-            seconds: days * 86_400,
-            text_unit: Unit::Days,
-        }
+    /// A whole number of days given by a user (privacyIDEA's `--age` of `audit rotate`),
+    /// refused beyond the range.
+    pub fn try_from_days(days: u64) -> Result<Self, DurationError> {
+        Duration::checked(days, Unit::Days)
     }
 
+    /// A whole number of minutes given by a user (privacyIDEA's `--age` of `challenge
+    /// cleanup`), refused beyond the range.
+    pub fn try_from_minutes(minutes: u64) -> Result<Self, DurationError> {
+        Duration::checked(minutes, Unit::Minutes)
+    }
+
+    /// Days for constants in code; clamped to the range, so it never wraps (user input goes
+    /// through [`Duration::try_from_days`]).
+    pub fn from_days(days: u64) -> Self {
+        Duration::checked(days.min(MAX_AGE_DAYS), Unit::Days).unwrap_or(Duration::MAX)
+    }
+
+    /// Minutes for constants in code; clamped like [`Duration::from_days`].
     pub fn from_minutes(minutes: u64) -> Self {
-        Duration {
-            seconds: minutes * 60,
-            text_unit: Unit::Minutes,
-        }
+        Duration::checked(minutes.min(MAX_AGE_DAYS * 1440), Unit::Minutes).unwrap_or(Duration::MAX)
+    }
+
+    /// The longest duration there is.
+    pub const MAX: Duration = Duration {
+        seconds: MAX_SECONDS,
+        text_unit: Unit::Seconds,
+    };
+
+    /// `n` units, refused beyond [`MAX_AGE_DAYS`] (checked: never wraps).
+    fn checked(n: u64, unit: Unit) -> Result<Self, DurationError> {
+        n.checked_mul(unit.seconds())
+            .filter(|s| *s <= MAX_SECONDS)
+            .map(|seconds| Duration {
+                seconds,
+                text_unit: unit,
+            })
+            .ok_or_else(|| DurationError::TooLarge(format!("{n}{}", unit.suffix())))
+    }
+
+    /// The instant this long before `t`; never panics (ages are bounded, and an impossible
+    /// one would give the earliest date, which selects nothing).
+    pub fn before(self, t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+        t.checked_sub_signed(self.to_chrono())
+            .unwrap_or(chrono::NaiveDateTime::MIN)
     }
 
     pub fn as_secs(self) -> u64 {
@@ -90,7 +130,10 @@ impl Duration {
     }
 
     pub fn to_chrono(self) -> chrono::TimeDelta {
-        chrono::TimeDelta::seconds(self.seconds.min(i64::MAX as u64) as i64)
+        i64::try_from(self.seconds)
+            .ok()
+            .and_then(chrono::TimeDelta::try_seconds)
+            .unwrap_or(chrono::TimeDelta::MAX)
     }
 
     pub fn parse(text: &str) -> Result<Duration, DurationError> {
@@ -113,15 +156,7 @@ impl Duration {
         let n: u64 = digits
             .parse()
             .map_err(|_| DurationError::TooLarge(t.to_string()))?;
-        // Keep every duration representable as chrono::TimeDelta (±i64 milliseconds).
-        let seconds = n
-            .checked_mul(unit.seconds())
-            .filter(|s| *s < (i64::MAX / 1000) as u64)
-            .ok_or_else(|| DurationError::TooLarge(t.to_string()))?;
-        Ok(Duration {
-            seconds,
-            text_unit: unit,
-        })
+        Duration::checked(n, unit).map_err(|_| DurationError::TooLarge(t.to_string()))
     }
 }
 
@@ -209,6 +244,53 @@ mod tests {
             Duration::parse("99999999999999999999d"),
             Err(DurationError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn one_range_for_every_age_and_no_arithmetic_that_can_panic() {
+        assert_eq!(
+            Duration::parse("36500d").unwrap().as_secs(),
+            36_500 * 86_400
+        );
+        assert_eq!(Duration::parse("5214w").unwrap().as_secs(), 5214 * 604_800);
+        for text in [
+            "36501d",
+            "5215w",
+            "3000000d",
+            "213503982334602d",
+            "18446744073709551615s",
+        ] {
+            let e = Duration::parse(text).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("out of range: durations go up to 36500d"),
+                "{e}"
+            );
+        }
+        // privacyIDEA's `--age 213503982334602` wrapped to about 17 hours.
+        assert!(Duration::try_from_days(213_503_982_334_602).is_err());
+        assert!(Duration::try_from_minutes(u64::MAX).is_err());
+        assert_eq!(
+            Duration::try_from_days(36_500).unwrap(),
+            Duration::from_days(36_500)
+        );
+        // Constants clamp instead of wrapping.
+        assert_eq!(
+            Duration::from_days(u64::MAX).as_secs(),
+            Duration::MAX.as_secs()
+        );
+        assert_eq!(
+            Duration::from_secs(u64::MAX).to_chrono(),
+            chrono::TimeDelta::MAX
+        );
+        // `now - age` never panics, even from the earliest date there is.
+        let min = chrono::NaiveDateTime::MIN;
+        assert_eq!(Duration::MAX.before(min), min);
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        assert_eq!(Duration::MAX.before(now).date().to_string(), "1926-01-26");
     }
 
     #[test]

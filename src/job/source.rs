@@ -4,6 +4,11 @@
 //!
 //! We parse with `yaml-rust2`'s event API because it reports a position for every node;
 //! `serde_yaml` only reports positions for its own errors.
+//!
+//! Every document is bounded: nesting deeper than [`MAX_DEPTH`] and documents that grow
+//! (through aliases, "billion laughs") past [`MAX_EXPANDED_BYTES`] are refused at the node
+//! that crossed the line, and tags (`!!python/object:…`) are refused, never ignored. We drive
+//! the parser event by event ourselves: its own `load` recurses once per nesting level.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +35,19 @@ impl Pos {
     }
 }
 
+/// How deep collections may nest. Real job, rules and policy files nest fewer than ten
+/// levels; serde_json's reader stops at 128 as well.
+pub const MAX_DEPTH: usize = 128;
+
+/// How large a document may grow once aliases are expanded, counted as the bytes of its
+/// strings and positions plus 64 per node: 128 MiB, far above any real job, rules or policy
+/// file (a large policy export costs a few MiB) and far below what exhausts memory (an alias
+/// bomb stops at about 250 MB resident).
+pub const MAX_EXPANDED_BYTES: u64 = 128 << 20;
+
+/// The budget a node costs besides its text.
+const NODE_COST: u64 = 64;
+
 /// A YAML file that parsed: its name, its value as JSON, and node positions.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -51,12 +69,20 @@ impl Source {
     pub fn parse(path: &Path, text: &str) -> Result<Source, SyntaxError> {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
-        parser.load(&mut builder, false).map_err(|e| SyntaxError {
-            pos: Pos::from_marker(e.marker()),
-            message: e.info().to_string(),
-        })?;
-        if let Some(err) = builder.error {
-            return Err(err);
+        loop {
+            let (event, mark) = parser.next_token().map_err(|e| SyntaxError {
+                pos: Pos::from_marker(e.marker()),
+                message: e.info().to_string(),
+            })?;
+            // Only the first document is read (as `load` without `multi` did).
+            let done = matches!(event, Event::DocumentEnd | Event::StreamEnd);
+            builder.on_event(event, mark);
+            if let Some(err) = builder.error.take() {
+                return Err(err);
+            }
+            if done {
+                break;
+            }
         }
         Ok(Source {
             path: path.to_path_buf(),
@@ -116,8 +142,33 @@ struct Builder {
     root: Option<Value>,
     values: HashMap<String, Pos>,
     keys: HashMap<String, Pos>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values with what they cost (charged again at every alias).
+    anchors: HashMap<usize, (Value, u64)>,
+    /// What the document has cost so far (see [`MAX_EXPANDED_BYTES`]).
+    spent: u64,
     error: Option<SyntaxError>,
+}
+
+/// What a value costs in the budget: its strings plus [`NODE_COST`] per node.
+fn cost(v: &Value) -> u64 {
+    // An explicit stack: the value may be as deep as MAX_DEPTH, and aliases are charged often.
+    let mut total = 0u64;
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        total = total.saturating_add(NODE_COST);
+        match v {
+            Value::String(s) => total = total.saturating_add(s.len() as u64),
+            Value::Array(items) => todo.extend(items.iter()),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    total = total.saturating_add(k.len() as u64);
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    total
 }
 
 impl Builder {
@@ -139,6 +190,38 @@ impl Builder {
         if self.error.is_none() {
             self.error = Some(SyntaxError { pos, message });
         }
+    }
+
+    /// Charge `amount` to the budget; false (with the error set) when it is used up.
+    fn charge(&mut self, amount: u64, pos: Pos) -> bool {
+        self.spent = self.spent.saturating_add(amount);
+        if self.spent > MAX_EXPANDED_BYTES {
+            self.fail(
+                pos,
+                format!(
+                    "the document grows past {} MiB (through aliases or sheer size); pi-manage refuses it",
+                    MAX_EXPANDED_BYTES >> 20
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Refuse a tag: privacyIDEA's safe loaders refuse most, and ignoring one would read
+    /// something else than the author meant.
+    fn refuse_tag(&mut self, tag: &Option<yaml_rust2::parser::Tag>, pos: Pos) -> bool {
+        if let Some(t) = tag {
+            self.fail(
+                pos,
+                format!(
+                    "YAML tags are not supported (found '{}{}')",
+                    t.handle, t.suffix
+                ),
+            );
+            return true;
+        }
+        false
     }
 
     fn push_value(&mut self, value: Value) {
@@ -189,16 +272,27 @@ impl MarkedEventReceiver for Builder {
         }
         let pos = Pos::from_marker(&mark);
         match ev {
-            Event::Scalar(text, style, anchor, _tag) => {
+            Event::Scalar(text, style, anchor, tag) => {
+                if self.refuse_tag(&tag, pos) || !self.charge(NODE_COST + text.len() as u64, pos) {
+                    return;
+                }
                 let value = Builder::scalar_value(&text, style);
                 self.store_anchor(anchor, &value);
                 self.node(value, pos);
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(v) => self.node(v, pos),
+            Event::Alias(id) => match self.anchors.get(&id).map(|(_, c)| *c) {
+                Some(c) => {
+                    if self.charge(c, pos) {
+                        let v = self.anchors[&id].0.clone();
+                        self.node(v, pos);
+                    }
+                }
                 None => self.fail(pos, "alias to an unknown anchor".into()),
             },
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(anchor, tag) => {
+                if self.refuse_tag(&tag, pos) || !self.enter(pos) {
+                    return;
+                }
                 if let Some(pointer) = self.begin_collection(pos) {
                     self.stack.push(Frame::Seq {
                         pointer,
@@ -207,7 +301,10 @@ impl MarkedEventReceiver for Builder {
                     });
                 }
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(anchor, tag) => {
+                if self.refuse_tag(&tag, pos) || !self.enter(pos) {
+                    return;
+                }
                 if let Some(pointer) = self.begin_collection(pos) {
                     self.stack.push(Frame::Map {
                         pointer,
@@ -234,14 +331,29 @@ impl MarkedEventReceiver for Builder {
 impl Builder {
     fn store_anchor(&mut self, anchor: usize, value: &Value) {
         if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors.insert(anchor, (value.clone(), cost(value)));
         }
+    }
+
+    /// A collection opens: refuse it past [`MAX_DEPTH`] and charge it.
+    fn enter(&mut self, pos: Pos) -> bool {
+        if self.stack.len() >= MAX_DEPTH {
+            self.fail(
+                pos,
+                format!("nesting deeper than {MAX_DEPTH} levels; pi-manage refuses it"),
+            );
+            return false;
+        }
+        self.charge(NODE_COST, pos)
     }
 
     /// A complete node (scalar or alias) arrived: either a mapping key or a value.
     fn node(&mut self, value: Value, pos: Pos) {
         match self.next_pointer() {
             Some(pointer) => {
+                if !self.charge(pointer.len() as u64, pos) {
+                    return;
+                }
                 self.values.insert(pointer, pos);
                 self.push_value(value);
             }
@@ -265,6 +377,7 @@ impl Builder {
             return;
         }
         let child = format!("{pointer}/{}", escape_segment(&key));
+        let spent = child.len() as u64;
         // A block mapping's start event is marked after its first key; the mapping really
         // starts where that key does.
         if map.is_empty() {
@@ -273,12 +386,16 @@ impl Builder {
         }
         self.keys.insert(child, pos);
         *pending_key = Some((key, pos));
+        self.charge(spent, pos);
     }
 
     /// A collection starts; returns its pointer, or `None` when it was used as a mapping key.
     fn begin_collection(&mut self, pos: Pos) -> Option<String> {
         match self.next_pointer() {
             Some(pointer) => {
+                if !self.charge(pointer.len() as u64, pos) {
+                    return None;
+                }
                 self.values.insert(pointer.clone(), pos);
                 Some(pointer)
             }
@@ -348,6 +465,62 @@ mod tests {
     fn anchors_and_aliases() {
         let s = parse("base: &b {x: 1}\ncopy: *b\n");
         assert_eq!(s.value["copy"]["x"], 1);
+    }
+
+    #[test]
+    fn nesting_is_bounded_at_the_node_that_crosses_the_line() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(Source::parse(Path::new("t"), &ok).is_ok());
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        let e = Source::parse(Path::new("t"), &deep).unwrap_err();
+        assert_eq!(e.pos.line, 1);
+        let block: String = (0..300).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        let e = Source::parse(Path::new("t"), &block).unwrap_err();
+        assert!(
+            e.message.contains("nesting deeper than 128"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.pos.line, 129);
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded_but_real_files_are_not_refused() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let e = Source::parse(Path::new("t"), &bomb).unwrap_err();
+        assert!(e.message.contains("grows past 128 MiB"), "{}", e.message);
+        assert!(e.pos.line >= 7, "{:?}", e.pos);
+        // A large real document: 20,000 policies (about 3 MiB), with anchors for shared parts.
+        let mut big = String::from("common: &c {realm: r, resolver: x, active: true}\npolicies:\n");
+        for i in 0..20_000 {
+            big.push_str(&format!(
+                "  - name: policy-{i}\n    scope: admin\n    action: {{enrollHOTP: true, hotp_hashlib: sha256}}\n    conditions: [[userinfo, groups, contains, admins, true]]\n    shared: *c\n"
+            ));
+        }
+        assert!(big.len() > 3 << 20);
+        let s = Source::parse(Path::new("t"), &big).unwrap();
+        assert_eq!(s.value["policies"][19_999]["shared"]["realm"], "r");
+    }
+
+    #[test]
+    fn tags_are_refused() {
+        for text in [
+            "a: !!python/object:os.system x\n",
+            "a: !!str 5\n",
+            "- !custom [1]\n",
+            "!!map {a: 1}\n",
+        ] {
+            let e = Source::parse(Path::new("t"), text).unwrap_err();
+            assert!(
+                e.message.contains("tags are not supported"),
+                "{text}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]

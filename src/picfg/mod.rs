@@ -29,7 +29,6 @@ mod value;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Position, Problem, HINT};
@@ -236,42 +235,32 @@ impl fmt::Debug for PiCfg {
     }
 }
 
-/// Reads pi.cfg as UTF-8, refusing files over [`MAX_FILE`].
+/// Reads pi.cfg as UTF-8: a regular file (never a FIFO or device), at most [`MAX_FILE`].
 fn read_text(path: &Path) -> Result<String, PiCfgError> {
-    let io = |source| PiCfgError::Io {
-        path: path.to_path_buf(),
-        source,
+    use crate::input_file::{self, InputFileError};
+    let problem = |line, column, message: String| PiCfgError::Problems {
+        path: Some(path.to_path_buf()),
+        problems: vec![Problem::new(Position::new(line, column), message)],
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(PiCfgError::Problems {
-            path: Some(path.to_path_buf()),
-            problems: vec![Problem::new(
-                Position::new(1, 1),
-                format!(
-                    "the file is larger than {} KiB; a pi.cfg is a few KiB",
-                    MAX_FILE / 1024
-                ),
-            )],
-        });
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let text = std::str::from_utf8(valid).unwrap_or_default();
-        let line = text.matches('\n').count() + 1;
-        let column = text.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
-        PiCfgError::Problems {
-            path: Some(path.to_path_buf()),
-            problems: vec![Problem::new(
-                Position::new(line, column),
-                "the file is not valid UTF-8",
-            )],
+    match input_file::read_bytes(path, MAX_FILE).and_then(input_file::utf8) {
+        Ok(text) => Ok(text),
+        Err(InputFileError::Io(source)) => Err(PiCfgError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Err(InputFileError::TooLarge(_)) => Err(problem(
+            1,
+            1,
+            format!(
+                "the file is larger than {} KiB; a pi.cfg is a few KiB",
+                MAX_FILE / 1024
+            ),
+        )),
+        Err(InputFileError::NotUtf8 { line, column }) => {
+            Err(problem(line, column, "the file is not valid UTF-8".into()))
         }
-    })
+        Err(e) => Err(problem(1, 1, e.to_string())),
+    }
 }
 
 /// Python's `ast.literal_eval` for strings, bytes, numbers (with a sign), `True`, `False`,

@@ -62,14 +62,16 @@ pub enum VersionCheck {
 impl PolicyDocument {
     /// Read and parse a file.
     pub fn read(path: &Path) -> Result<PolicyDocument, Diagnostic> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostic::error(
-                path,
-                Pos { line: 1, column: 1 },
-                "",
-                format!("cannot read policy file: {e}"),
-            )
-        })?;
+        let text =
+            crate::input_file::read_text(path, crate::input_file::MAX_DOCUMENT).map_err(|e| {
+                let (line, column) = e.line_column();
+                Diagnostic::error(
+                    path,
+                    Pos { line, column },
+                    "",
+                    format!("cannot read policy file: {e}"),
+                )
+            })?;
         PolicyDocument::parse(path, &text)
     }
 

@@ -122,12 +122,18 @@ impl Field {
         for part in text.split(',') {
             let (range, step) = match part.split_once('/') {
                 Some((r, s)) => {
-                    let step: u32 = s.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
-                        err(format!(
-                            "'{s}' is not a valid step in the {} field",
-                            self.name
-                        ))
-                    })?;
+                    // A step beyond the field's largest value would select only the start.
+                    let step: u32 = s
+                        .parse()
+                        .ok()
+                        .filter(|s| (1..=self.max.max(1)).contains(s))
+                        .ok_or_else(|| {
+                            err(format!(
+                                "'{s}' is not a valid step in the {} field (allowed: 1 to {})",
+                                self.name,
+                                self.max.max(1)
+                            ))
+                        })?;
                     (r, step)
                 }
                 None => (part, 1),
@@ -158,7 +164,10 @@ impl Field {
             let mut v = lo;
             while v <= hi {
                 bits |= 1 << v;
-                v += step;
+                let Some(next) = v.checked_add(step) else {
+                    break;
+                };
+                v = next;
             }
         }
         if self.name == "day of week" && bits & (1 << 7) != 0 {

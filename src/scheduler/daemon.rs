@@ -131,7 +131,7 @@ pub fn load(
         let Some(text) = job.file.schedule.clone() else {
             warnings.push(Diagnostic::warning(
                 &f,
-                Default::default(),
+                crate::job::source::Pos { line: 1, column: 1 },
                 "",
                 "no schedule: the scheduler ignores this job file",
             ));

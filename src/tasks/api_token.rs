@@ -58,15 +58,15 @@ impl ApiTokenTask {
             out.say(ctx.output, format!("Role:       {role}"));
             out.say(ctx.output, format!("Validity:   {days} days"));
             // The token is the command's product: shown on the terminal, kept out of reports.
-            ctx.output.message(&format!("Auth-Token: {token}"));
+            ctx.output.product("token", "Auth-Token", &token);
             out.messages.push("Auth-Token: ***".into());
             out.status = TaskStatus::Created;
             return Ok(());
         };
         out.details
             .insert("file".into(), file.display().to_string().into());
-        let reason = match std::fs::read_to_string(file) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("there is no token file"),
+        let reason = match crate::input_file::read_text(file, crate::input_file::MAX_SECRET) {
+            Err(e) if e.is_not_found() => Some("there is no token file"),
             Err(e) => {
                 return Err(TaskError::Io(format!(
                     "cannot read {}: {e}",
@@ -78,7 +78,7 @@ impl ApiTokenTask {
                 Ok(c) if c.username != self.username || c.realm != self.realm || c.role != role => {
                     Some("the token is for another user, realm or role")
                 }
-                Ok(c) if c.exp - now <= self.renew_before.as_secs() as i64 => {
+                Ok(c) if c.exp.saturating_sub(now) <= self.renew_before.as_secs() as i64 => {
                     Some("the token expires soon")
                 }
                 Ok(c) => {

@@ -203,12 +203,13 @@ impl AuditDumpTask {
                 )
             })?,
         };
-        let pem = fs::read_to_string(&path).map_err(|e| {
-            TaskError::Io(format!(
-                "cannot read the public audit key {}: {e}",
-                path.display()
-            ))
-        })?;
+        let pem =
+            crate::input_file::read_text(&path, crate::input_file::MAX_SECRET).map_err(|e| {
+                TaskError::Io(format!(
+                    "cannot read the public audit key {}: {e}",
+                    path.display()
+                ))
+            })?;
         Ok(Some(AuditVerifier::from_public_pem(&pem)?))
     }
 
@@ -219,7 +220,7 @@ impl AuditDumpTask {
         let since = self
             .timelimit
             .filter(|t| !t.is_zero())
-            .map(|t| now - t.to_chrono());
+            .map(|t| t.before(now));
         let existing = list_dumps(&self.directory)?;
         let file_name = (0..10_000)
             .map(|n| dump_file_name(&now, self.compression, n))

@@ -22,7 +22,7 @@ use crate::db::delete::{self, DeletePlan};
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::{did_you_mean, Diagnostic};
 use crate::job::model::{AuditRotate, Duration, Watermark};
-use crate::job::source::{escape_segment, Source};
+use crate::job::source::{escape_segment, Pos, Source};
 
 /// The `kind` string of job files.
 pub const KIND: &str = "audit_rotate";
@@ -169,6 +169,15 @@ impl AuditRotateTask {
                             .push(site.error(&crel, format!("invalid regular expression: {e}"))),
                     }
                 }
+                if r.older_than.is_zero() {
+                    diags.push(
+                        site.error(
+                            &format!("{rel}/older_than"),
+                            "older_than: 0 would delete every entry this rule matches, including the newest",
+                        )
+                        .with_hint("give a positive age such as '30d'"),
+                    );
+                }
                 let display = rule_display(r.older_than, &r.matches);
                 compiled.push(Rule {
                     older_than: r.older_than.to_chrono(),
@@ -207,6 +216,19 @@ impl AuditRotateTask {
             }
         } else {
             let Watermark { high, low } = spec.watermark.clone().unwrap_or_default();
+            // Row counts and ids are signed 64-bit in every database: a larger watermark
+            // would wrap negative and delete everything.
+            for (field, value) in [("high", high), ("low", low)] {
+                if i64::try_from(value).is_err() {
+                    diags.push(site.error(
+                        &format!("/watermark/{field}"),
+                        format!(
+                            "watermark {field} {value} is out of range (allowed: 0 to {})",
+                            i64::MAX
+                        ),
+                    ));
+                }
+            }
             if high < low {
                 diags.push(site.warning("/watermark", format!("high ({high}) is below low ({low}): nothing is deleted until the log holds more than {low} entries")));
             }
@@ -251,7 +273,7 @@ impl AuditRotateTask {
                     ctx.output,
                     format!("The log audit log has {count} entries, the last one is {last_id}"),
                 );
-                if count <= *high as i64 {
+                if u64::try_from(count).is_ok_and(|c| c <= *high) || count < 0 {
                     out.matched = Some(0);
                     out.deleted = (!dry_run).then_some(0);
                     out.status = if dry_run {
@@ -264,7 +286,7 @@ impl AuditRotateTask {
                 out.say(ctx.output, format!("More than {high} entries, deleting..."));
                 let conn = ctx.databases.audit()?;
                 let cut_id = if *low == 0 {
-                    last_id + 1
+                    last_id.saturating_add(1)
                 } else {
                     conn.query_i64(
                         &format!(
@@ -294,7 +316,7 @@ impl AuditRotateTask {
                     ctx.output,
                     format!("Cleaning up with age: {}.", age_in_days(*age)),
                 );
-                let cutoff = now_local - age.to_chrono();
+                let cutoff = age.before(now_local);
                 out.say(
                     ctx.output,
                     format!(
@@ -385,7 +407,14 @@ impl AuditRotateTask {
                 )));
             }
         }
-        let cutoffs: Vec<NaiveDateTime> = rules.iter().map(|r| now_local - r.older_than).collect();
+        let cutoffs: Vec<NaiveDateTime> = rules
+            .iter()
+            .map(|r| {
+                now_local
+                    .checked_sub_signed(r.older_than)
+                    .unwrap_or(NaiveDateTime::MIN)
+            })
+            .collect();
         // No rule can delete a row newer than the latest cut-off, so only older rows are read.
         let Some(latest_cutoff) = cutoffs.iter().max().copied() else {
             return Ok(());
@@ -712,11 +741,27 @@ enum RulesFileError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// The largest `rotate:` (days) a rules file may give: the same bound as every other age
+/// ([`crate::job::duration::MAX_AGE_DAYS`]).
+const MAX_ROTATE_DAYS: i64 = crate::job::duration::MAX_AGE_DAYS as i64;
+
 /// Read privacyIDEA's own rules file (`audit rotate --config`): a YAML list of mappings,
 /// each with `rotate: DAYS` and column regexes. Problems privacyIDEA would crash on or
 /// silently ignore are reported with their position in that file.
 fn load_rules_file(path: &std::path::Path) -> Result<Vec<Rule>, RulesFileError> {
-    let text = std::fs::read_to_string(path).map_err(RulesFileError::Unreadable)?;
+    let text = match crate::input_file::read_text(path, crate::input_file::MAX_DOCUMENT) {
+        Ok(t) => t,
+        Err(crate::input_file::InputFileError::Io(e)) => return Err(RulesFileError::Unreadable(e)),
+        Err(e) => {
+            let (line, column) = e.line_column();
+            return Err(RulesFileError::Invalid(vec![Diagnostic::error(
+                path,
+                Pos { line, column },
+                "",
+                format!("cannot read the rules file: {e}"),
+            )]));
+        }
+    };
     let source = Source::parse(path, &text).map_err(|e| {
         RulesFileError::Invalid(vec![Diagnostic::error(
             path,
@@ -773,22 +818,45 @@ fn rules_from_source(source: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Rule> 
                 None
             }
             Some(v) => {
-                let days = match v {
-                    Json::Number(n) => n.as_i64(),
-                    Json::String(s) => s.trim().parse::<i64>().ok(),
-                    _ => None,
-                };
-                match days {
-                    Some(d) if d >= 0 => Some(d),
-                    Some(_) => {
-                        diags.push(err(&format!("{ptr}/rotate"), "'rotate' must not be negative: a negative age would delete every matching entry".into()));
-                        None
-                    }
-                    None => {
-                        diags.push(err(
-                            &format!("{ptr}/rotate"),
-                            format!("'rotate' must be a whole number of days, found {v}"),
-                        ));
+                // privacyIDEA computes timedelta(days=rotate): a string or float crashes it
+                // or means fractions of days; only whole numbers of days are taken.
+                let rptr = format!("{ptr}/rotate");
+                let range = format!("from 1 to {MAX_ROTATE_DAYS} days");
+                match v {
+                    Json::Number(n) => match n.as_i64() {
+                        Some(d) if (1..=MAX_ROTATE_DAYS).contains(&d) => Some(d),
+                        Some(d) if d < 0 => {
+                            diags.push(err(&rptr, format!("'rotate' must not be negative: a negative age would delete every matching entry (allowed: {range})")));
+                            None
+                        }
+                        Some(0) => {
+                            diags.push(err(&rptr, format!("'rotate: 0' would delete every entry this rule matches, including the newest (allowed: {range})")).with_hint("give an age of at least 1 day"));
+                            None
+                        }
+                        _ if n.is_f64() => {
+                            diags.push(err(&rptr, format!("'rotate' must be a whole number of days, found {n} (allowed: {range})")));
+                            None
+                        }
+                        _ => {
+                            diags.push(err(
+                                &rptr,
+                                format!("'rotate: {n}' is out of range (allowed: {range})"),
+                            ));
+                            None
+                        }
+                    },
+                    other => {
+                        diags.push(
+                            err(
+                                &rptr,
+                                format!(
+                                    "'rotate' must be a whole number of days, found {} {}",
+                                    crate::policy::entry::json_type(other),
+                                    py_repr(other)
+                                ),
+                            )
+                            .with_hint("write it without quotes, e.g.  rotate: 30"),
+                        );
                         None
                     }
                 }
@@ -805,11 +873,19 @@ fn rules_from_source(source: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Rule> 
                 continue;
             }
             let kptr = format!("{ptr}/{}", escape_segment(k));
-            if v.is_array() || v.is_object() {
-                diags.push(err(
-                    &kptr,
-                    format!("the condition for '{k}' must be a single regular expression"),
-                ));
+            if !v.is_string() {
+                // privacyIDEA hands the value to re.search, which raises on anything but a
+                // string: the whole rotation would crash at the first entry.
+                diags.push(
+                    err(
+                        &kptr,
+                        format!(
+                        "the condition for '{k}' must be a regular expression (a string), found {}",
+                        crate::policy::entry::json_type(v)
+                    ),
+                    )
+                    .with_hint(format!("quote it, e.g.  {k}: '{}'", py_str(v))),
+                );
                 continue;
             }
             match compile_condition(k, &py_str(v)) {
@@ -829,7 +905,8 @@ fn rules_from_source(source: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Rule> 
         }
         if let Some(days) = days {
             rules.push(Rule {
-                older_than: TimeDelta::days(days),
+                // In range (checked above), so this cannot overflow.
+                older_than: TimeDelta::try_days(days).unwrap_or(TimeDelta::MAX),
                 conditions,
                 display,
             });

@@ -121,14 +121,15 @@ impl AuditVerifyTask {
                     "pi.cfg sets no PI_AUDIT_KEY_PUBLIC, and the task names no public key".into(),
                 )
             })?;
-        let pem = std::fs::read_to_string(&path).map_err(|e| {
-            TaskError::Io(format!(
-                "cannot read the public audit key {}: {e}",
-                path.display()
-            ))
-        })?;
+        let pem =
+            crate::input_file::read_text(&path, crate::input_file::MAX_SECRET).map_err(|e| {
+                TaskError::Io(format!(
+                    "cannot read the public audit key {}: {e}",
+                    path.display()
+                ))
+            })?;
         let verifier = AuditVerifier::from_public_pem(&pem)?;
-        let since = self.since.map(|s| ctx.clock.now_local() - s.to_chrono());
+        let since = self.since.map(|s| s.before(ctx.clock.now_local()));
         let conn = ctx.databases.audit()?;
         out.database = Some(conn.target());
         if !conn.table_exists(TABLE)? {

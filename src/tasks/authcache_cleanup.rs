@@ -176,7 +176,7 @@ pub fn policy_age(conn: &mut dyn Connection) -> Result<PolicyAge, TaskError> {
         }
     }
     Ok(PolicyAge {
-        minutes: (longest + 59) / 60,
+        minutes: longest.saturating_add(59) / 60,
         invalid,
     })
 }
@@ -210,11 +210,14 @@ impl AuthcacheCleanupTask {
                             .into(),
                     );
                 }
-                chrono::TimeDelta::minutes(found.minutes)
+                // From the database's policies: checked, so a huge value cannot panic.
+                chrono::TimeDelta::try_minutes(found.minutes).unwrap_or(chrono::TimeDelta::MAX)
             }
         };
         super::require_tables(conn, &[TABLE])?;
-        let cutoff = now - age;
+        let cutoff = now
+            .checked_sub_signed(age)
+            .unwrap_or(chrono::NaiveDateTime::MIN);
         out.cutoff = Some(format!("last_auth < {}", python_datetime_str(&cutoff)));
         let plan = DeletePlan {
             table: TABLE,

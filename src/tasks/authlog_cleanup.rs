@@ -56,7 +56,28 @@ impl KindSpec for AuthlogCleanup {
         self.name.as_deref()
     }
 
-    fn prepare(&self, name: String, _: &TaskSite<'_>, _: &mut Vec<Diagnostic>) -> Option<Task> {
+    fn prepare(
+        &self,
+        name: String,
+        site: &TaskSite<'_>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Task> {
+        if self.older_than.is_zero() {
+            // A cut-off of "now" selects every row: the whole log would go.
+            let hint = if site.is_command_line() {
+                "give a positive number of days, e.g. --age 90"
+            } else {
+                "give a positive age such as '90d'"
+            };
+            diags.push(
+                site.error(
+                    "/older_than",
+                    "an age of 0 would delete the entire authentication log",
+                )
+                .with_hint(hint),
+            );
+            return None;
+        }
         Some(Task::new(AuthlogCleanupTask {
             name,
             older_than: self.older_than,
@@ -90,7 +111,7 @@ fn age_words(age: Duration) -> String {
 
 impl AuthlogCleanupTask {
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
-        let cutoff = ctx.clock.now_utc() - self.older_than.to_chrono();
+        let cutoff = self.older_than.before(ctx.clock.now_utc());
         let conn = ctx.databases.main()?;
         out.database = Some(conn.target());
         super::require_tables(conn, &[PARENT, CHILDREN[0], CHILDREN[1]])?;

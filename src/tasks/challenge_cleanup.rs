@@ -31,9 +31,14 @@ impl ChallengeCleanupTask {
         if spec.older_than.is_some_and(|d| d.is_zero()) {
             // privacyIDEA's `--age 0` deletes every challenge, including those still waiting
             // for an answer (reference §4); refuse instead of logging users out mid-login.
+            let hint = if site.is_command_line() {
+                "leave out --age to delete only expired challenges, or give a positive number of minutes such as --age 10"
+            } else {
+                "leave out older_than to delete only expired challenges, or give a positive age such as '10m'"
+            };
             diags.push(
                 site.error("/older_than", "an age of 0 would delete every challenge, including those still waiting for an answer")
-                    .with_hint("leave out the age to delete only expired challenges, or give a positive age such as '10m'"),
+                    .with_hint(hint),
             );
             return None;
         }
@@ -52,7 +57,7 @@ impl ChallengeCleanupTask {
         let d = conn.dialect();
         let (filter, param) = match self.older_than {
             Some(age) => {
-                let cutoff = now - age.to_chrono();
+                let cutoff = age.before(now);
                 out.say(
                     ctx.output,
                     format!(

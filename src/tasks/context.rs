@@ -16,6 +16,13 @@ pub trait TaskOutput {
     fn warning(&mut self, line: &str) {
         self.message(line)
     }
+    /// The product of a command that is a secret the operator asked for (the token of `api
+    /// createtoken`): shown as `label: value` on a terminal, alone with `-q`, under `key` in
+    /// the task's JSON details; never kept in the task's messages. By default a plain line.
+    fn product(&mut self, key: &str, label: &str, value: &str) {
+        let _ = key;
+        self.message(&format!("{label}: {value}"))
+    }
     /// A progress observer for a delete of `total` rows (when known).
     fn progress(&mut self, label: &str, total: Option<u64>) -> Box<dyn DeleteObserver>;
     /// Whether progress is shown (then counting rows up front is worth it).

@@ -109,7 +109,7 @@ fn age_words(age: Duration) -> String {
 
 impl MetricsCleanupTask {
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
-        let cutoff = ctx.clock.now_utc() - self.older_than.to_chrono();
+        let cutoff = self.older_than.before(ctx.clock.now_utc());
         let conn = ctx.databases.main()?;
         out.database = Some(conn.target());
         super::require_tables(conn, &[TABLE])?;

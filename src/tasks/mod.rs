@@ -66,6 +66,12 @@ impl TaskSite<'_> {
         }
     }
 
+    /// Whether the task comes from command-line flags (hints then name the flag, not the
+    /// job-file field).
+    pub fn is_command_line(&self) -> bool {
+        self.source.is_none()
+    }
+
     /// Position of a field of this task (`rel` like `/rules/0/match/user`).
     pub fn pos(&self, rel: &str) -> Pos {
         match self.source {

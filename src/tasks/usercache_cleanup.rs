@@ -120,7 +120,14 @@ impl UsercacheCleanupTask {
             }
             return Ok(());
         }
-        let cutoff = now - chrono::TimeDelta::seconds(seconds);
+        // The expiration comes from the database: checked, so a huge value cannot panic.
+        let cutoff = chrono::TimeDelta::try_seconds(seconds)
+            .and_then(|age| now.checked_sub_signed(age))
+            .ok_or_else(|| {
+                TaskError::Refused(format!(
+                    "the user cache expiration {seconds} (config {EXPIRATION_KEY}) is out of range"
+                ))
+            })?;
         out.cutoff = Some(format!("timestamp < {}", python_datetime_str(&cutoff)));
         out.say(ctx.output, "Expired entries:".into());
         let d = conn.dialect();

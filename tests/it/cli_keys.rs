@@ -150,8 +150,9 @@ fn encrypt_enckey_round_trips_and_unlocks_with_the_passphrase() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(i.path("enckey.enc")).unwrap(), text);
+    // No terminal to ask on is a usage error (exit 2), reported before anything starts.
     let o = i.run(&["setup", "encrypt_enckey", "enckey"], &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("no terminal"), "{}", err(&o));
     // Re-encrypt the encrypted file with a new passphrase (needs the old one).
     let o = i.run(
@@ -278,7 +279,7 @@ fn admin_commands() {
     assert!(out(&i.run(&["admin", "list"], &[])).contains("second \t s@example.com"));
     // No password source and no terminal: a clear error, nothing written.
     let o = i.run(&["admin", "add", "third"], &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a usage error");
     assert!(err(&o).contains("no terminal"), "{}", err(&o));
     assert!(!out(&i.run(&["admin", "list"], &[])).contains("third"));
     // Delete, and delete of an unknown admin is a clean error.
