@@ -116,5 +116,6 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
             commands::usercache::cleanup(&globals, &args)
         }
         Command::Conditionalaccess(cmd) => commands::conditional_access::run(&globals, cmd),
+        Command::Periodic(cmd) => commands::periodic::run(&globals, cmd),
     }
 }

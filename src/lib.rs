@@ -17,6 +17,7 @@ pub mod dburl;
 pub mod executor;
 pub mod interrupt;
 pub mod job;
+pub mod periodic;
 pub mod picfg;
 pub mod policy;
 pub mod report;

@@ -36,6 +36,24 @@ pub struct Settings {
     /// `PI_AUDIT_NO_SIGN` (Python truthiness): audit entries are not signed, and privacyIDEA
     /// neither needs nor checks the audit keys.
     pub audit_no_sign: bool,
+    /// How this node names itself to privacyIDEA's periodic tasks and node-specific realms.
+    pub node: NodeSettings,
+    /// `PI_REDIS_CACHE_AUTH` (Python truthiness): cached authentications live in Redis and the
+    /// `authcache` table only gets entries written while Redis was unreachable (reference §6).
+    pub redis_cache_auth: bool,
+}
+
+/// The pi.cfg keys that name this privacyIDEA node (reference §0.1, §0.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// `PI_NODE`, the node name periodic tasks are scheduled on.
+    pub pi_node: Option<String>,
+    /// `PI_AUDIT_SERVERNAME`, the node name when `PI_NODE` is not set.
+    pub audit_servername: Option<String>,
+    /// `PI_NODE_UUID`, the node's UUID for node-specific realm resolvers.
+    pub node_uuid: Option<String>,
+    /// `PI_UUID_FILE`, where privacyIDEA keeps the UUID otherwise.
+    pub uuid_file: Option<PathBuf>,
 }
 
 /// What to read settings from.
@@ -98,6 +116,8 @@ impl Settings {
             audit_module: None,
             notes: Vec::new(),
             audit_no_sign: false,
+            node: NodeSettings::default(),
+            redis_cache_auth: false,
         }
     }
 
@@ -185,6 +205,16 @@ impl Settings {
             audit_no_sign: match cfg.and_then(|c| c.get("PI_AUDIT_NO_SIGN")) {
                 Some(v) => v.truthy(),
                 None => env("PRIVACYIDEA_PI_AUDIT_NO_SIGN").is_some_and(|v| json_truthy(&v)),
+            },
+            node: NodeSettings {
+                pi_node: get("PI_NODE")?,
+                audit_servername: get("PI_AUDIT_SERVERNAME")?,
+                node_uuid: get("PI_NODE_UUID")?,
+                uuid_file: get("PI_UUID_FILE")?.map(PathBuf::from),
+            },
+            redis_cache_auth: match cfg.and_then(|c| c.get("PI_REDIS_CACHE_AUTH")) {
+                Some(v) => v.truthy(),
+                None => env("PRIVACYIDEA_PI_REDIS_CACHE_AUTH").is_some_and(|v| json_truthy(&v)),
             },
         })
     }
