@@ -278,6 +278,24 @@ mod tests {
     }
 
     #[test]
+    fn node_keys_and_the_redis_auth_cache() {
+        let cfg = PiCfg::parse(
+            "SQLALCHEMY_DATABASE_URI = 'sqlite://'\nPI_NODE = 'n1'\nPI_AUDIT_SERVERNAME = 'a1'\nPI_NODE_UUID = 'u'\nPI_REDIS_CACHE_AUTH = True\n",
+        )
+        .unwrap();
+        let s = Settings::from_parts(Some(&cfg), &SettingsRequest::default(), &no_env).unwrap();
+        assert_eq!(s.node.pi_node.as_deref(), Some("n1"));
+        assert_eq!(s.node.audit_servername.as_deref(), Some("a1"));
+        assert_eq!(s.node.node_uuid.as_deref(), Some("u"));
+        assert!(s.redis_cache_auth);
+        let cfg = PiCfg::parse("SQLALCHEMY_DATABASE_URI = 'sqlite://'\n").unwrap();
+        let env = |k: &str| (k == "PRIVACYIDEA_PI_REDIS_CACHE_AUTH").then(|| "false".to_string());
+        let s = Settings::from_parts(Some(&cfg), &SettingsRequest::default(), &env).unwrap();
+        assert!(!s.redis_cache_auth);
+        assert_eq!(s.node, NodeSettings::default());
+    }
+
+    #[test]
     fn reads_picfg_with_defaults() {
         let cfg = PiCfg::parse(
             "SQLALCHEMY_DATABASE_URI = 'sqlite:////var/lib/pi.sqlite'\nSECRET_KEY = 's3cr3t'\n",

@@ -19,6 +19,7 @@ mod db_cli;
 mod galera;
 mod jobs;
 mod keys;
+mod periodic;
 mod picfg;
 mod policies;
 mod policies_cli;
