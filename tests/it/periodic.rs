@@ -728,3 +728,50 @@ fn the_crontab_job_replaces_every_crontab_line() {
         assert_eq!(last_runs(c.as_mut()).len(), 1, "{l}");
     }
 }
+
+/// A resolver configured for this node's UUID counts: SimpleStats on the node
+/// `11111111-2222-3333-4444-555555555555` sees the token owned in r2 as well.
+#[test]
+fn simple_stats_counts_the_resolvers_of_this_node() {
+    for db in privacyidea_databases() {
+        let l = db.label();
+        let mut c = db.connect();
+        add_tokens(c.as_mut());
+        add_task(
+            c.as_mut(),
+            1,
+            "stats",
+            true,
+            true,
+            "*/5 * * * *",
+            "n",
+            "SimpleStats",
+            0,
+            at("2026-11-22 10:00:00"),
+            &[("total_tokens", "True"), ("assigned_tokens", "True")],
+        );
+        let mut settings = db.settings();
+        settings.node.node_uuid = Some("11111111-2222-3333-4444-555555555555".into());
+        let site = pi_manage::tasks::TaskSite::command_line(std::path::Path::new("."));
+        let task = pi_manage::tasks::prepare(&spec("n"), &site, &mut Vec::new()).unwrap();
+        let clock = clock_at("2026-11-22T12:00:00Z");
+        let r = run_task(
+            &db,
+            task,
+            false,
+            &clock,
+            &pi_manage::interrupt::Interrupt::new(),
+            &settings,
+        );
+        assert_eq!(r.report.status, JobStatus::Ok, "{l}: {:?}", r.report);
+        let noon = "12:00:00.000000".to_string();
+        assert_eq!(
+            stats(c.as_mut()),
+            [
+                (noon.clone(), "assigned_tokens".to_string(), 4),
+                (noon, "total_tokens".to_string(), 5),
+            ],
+            "{l}"
+        );
+    }
+}
