@@ -33,6 +33,10 @@ use std::time::{Duration, Instant};
 use chrono::{Local, NaiveDateTime, TimeDelta, Utc};
 use rusqlite::{params, Connection};
 
+/// `--only audit_dump,authlog_cleanup`: issue 11's scenarios, in a file of their own.
+#[path = "maintenance/dump_authlog.rs"]
+mod dump_authlog;
+
 /// privacyIDEA's SQLite schema, as `pi-manage setup create_tables` creates it.
 const SCHEMA: &str = include_str!("../src/db/ddl/sqlite_full.sql");
 /// SQLAlchemy's text form of DATETIME in SQLite.
@@ -1633,6 +1637,9 @@ fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--measure-child") {
         measure_child_main(&argv[2..]);
+    }
+    if dump_authlog::handles(&argv) {
+        return dump_authlog::run(&argv);
     }
     let args = parse_args();
     let wanted = |s: &str| args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));

@@ -116,6 +116,7 @@ pub fn run(cli: Cli) -> Result<i32, AppError> {
             commands::usercache::cleanup(&globals, &args)
         }
         Command::Conditionalaccess(cmd) => commands::conditional_access::run(&globals, cmd),
+        Command::Periodic(cmd) => commands::periodic::run(&globals, cmd),
         Command::Completions(args) => crate::cli_docs::completions(&args),
         Command::Man(args) => crate::cli_docs::man(&args),
     }

@@ -112,6 +112,9 @@ pub enum Command {
     /// Deprecated alias of `pi-manage config authcache`.
     #[command(subcommand, hide = true)]
     Authcache(AuthcacheCommand),
+    /// privacyIDEA's periodic tasks (privacyidea-cron).
+    #[command(subcommand)]
+    Periodic(PeriodicCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page of pi-manage, or write one page per command into a directory.
@@ -131,6 +134,41 @@ pub struct ManArgs {
     /// created if missing, instead of printing the top page.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeriodicCommand {
+    /// Show a list of available tasks that could be run.
+    List,
+    /// Execute all periodic tasks that are scheduled to run.
+    #[command(name = "run_scheduled")]
+    RunScheduled(PeriodicRunScheduledArgs),
+    /// Manually run a periodic task. This does not check whether the task is active, or whether it should run on the given node at all.
+    #[command(name = "run_manually")]
+    RunManually(PeriodicRunManuallyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PeriodicRunScheduledArgs {
+    /// Do not run any tasks, only show what would be done.
+    #[arg(short = 'd', long)]
+    pub dryrun: bool,
+    /// Override the node name (read from privacyIDEA config by default).
+    #[arg(short = 'n', long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Run in 'cron mode', i.e. do not write to stdout, but write errors to stderr.
+    #[arg(short = 'c', long = "cron")]
+    pub cron: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PeriodicRunManuallyArgs {
+    /// Override the node name (read from privacyIDEA config by default).
+    #[arg(short = 'n', long, value_name = "NODE")]
+    pub node: Option<String>,
+    /// Run the specified task.
+    #[arg(short = 't', long, value_name = "NAME", required = true)]
+    pub task: String,
 }
 
 #[derive(Debug, Subcommand)]

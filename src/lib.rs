@@ -22,6 +22,7 @@ pub mod executor;
 pub mod input_file;
 pub mod interrupt;
 pub mod job;
+pub mod periodic;
 pub mod picfg;
 pub mod policy;
 pub mod report;

@@ -36,6 +36,24 @@ pub struct Settings {
     /// `PI_AUDIT_NO_SIGN` (Python truthiness): audit entries are not signed, and privacyIDEA
     /// neither needs nor checks the audit keys.
     pub audit_no_sign: bool,
+    /// How this node names itself to privacyIDEA's periodic tasks and node-specific realms.
+    pub node: NodeSettings,
+    /// `PI_REDIS_CACHE_AUTH` (Python truthiness): cached authentications live in Redis and the
+    /// `authcache` table only gets entries written while Redis was unreachable (reference §6).
+    pub redis_cache_auth: bool,
+}
+
+/// The pi.cfg keys that name this privacyIDEA node (reference §0.1, §0.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// `PI_NODE`, the node name periodic tasks are scheduled on.
+    pub pi_node: Option<String>,
+    /// `PI_AUDIT_SERVERNAME`, the node name when `PI_NODE` is not set.
+    pub audit_servername: Option<String>,
+    /// `PI_NODE_UUID`, the node's UUID for node-specific realm resolvers.
+    pub node_uuid: Option<String>,
+    /// `PI_UUID_FILE`, where privacyIDEA keeps the UUID otherwise.
+    pub uuid_file: Option<PathBuf>,
 }
 
 /// What to read settings from.
@@ -110,6 +128,8 @@ impl Settings {
             audit_module: None,
             notes: Vec::new(),
             audit_no_sign: false,
+            node: NodeSettings::default(),
+            redis_cache_auth: false,
         }
     }
 
@@ -241,6 +261,16 @@ impl Settings {
                 Some(v) => v.truthy(),
                 None => env("PRIVACYIDEA_PI_AUDIT_NO_SIGN").is_some_and(|v| json_truthy(&v)),
             },
+            node: NodeSettings {
+                pi_node: get("PI_NODE")?,
+                audit_servername: get("PI_AUDIT_SERVERNAME")?,
+                node_uuid: get("PI_NODE_UUID")?,
+                uuid_file: get("PI_UUID_FILE")?.map(PathBuf::from),
+            },
+            redis_cache_auth: match cfg.and_then(|c| c.get("PI_REDIS_CACHE_AUTH")) {
+                Some(v) => v.truthy(),
+                None => env("PRIVACYIDEA_PI_REDIS_CACHE_AUTH").is_some_and(|v| json_truthy(&v)),
+            },
         })
     }
 }
@@ -300,6 +330,24 @@ mod tests {
             |k: &str| (k == "PRIVACYIDEA_PI_AUDIT_NO_SIGN").then(|| "false".to_string());
         assert!(s("", &env_true));
         assert!(!s("", &env_false));
+    }
+
+    #[test]
+    fn node_keys_and_the_redis_auth_cache() {
+        let cfg = PiCfg::parse(
+            "SQLALCHEMY_DATABASE_URI = 'sqlite://'\nPI_NODE = 'n1'\nPI_AUDIT_SERVERNAME = 'a1'\nPI_NODE_UUID = 'u'\nPI_REDIS_CACHE_AUTH = True\n",
+        )
+        .unwrap();
+        let s = Settings::from_parts(Some(&cfg), &SettingsRequest::default(), &no_env).unwrap();
+        assert_eq!(s.node.pi_node.as_deref(), Some("n1"));
+        assert_eq!(s.node.audit_servername.as_deref(), Some("a1"));
+        assert_eq!(s.node.node_uuid.as_deref(), Some("u"));
+        assert!(s.redis_cache_auth);
+        let cfg = PiCfg::parse("SQLALCHEMY_DATABASE_URI = 'sqlite://'\n").unwrap();
+        let env = |k: &str| (k == "PRIVACYIDEA_PI_REDIS_CACHE_AUTH").then(|| "false".to_string());
+        let s = Settings::from_parts(Some(&cfg), &SettingsRequest::default(), &env).unwrap();
+        assert!(!s.redis_cache_auth);
+        assert_eq!(s.node, NodeSettings::default());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod challenge;
 pub mod conditional_access;
 pub mod db;
 pub mod metrics;
+pub mod periodic;
 pub mod policy;
 pub mod remembered_device;
 pub mod run;
@@ -80,6 +81,17 @@ pub(crate) fn run_task(
     task: tasks::Task,
     dry_run: bool,
 ) -> Result<i32, AppError> {
+    let reports = run_task_reports(globals, job, task, dry_run)?;
+    Ok(executor::exit_code(&reports))
+}
+
+/// [`run_task`], returning the job's report for a command that decides its own exit code.
+pub(crate) fn run_task_reports(
+    globals: &Globals,
+    job: &str,
+    task: tasks::Task,
+    dry_run: bool,
+) -> Result<Vec<executor::JobReport>, AppError> {
     let settings = installation(globals)?;
     let mut reporter = Reporter::new(globals.format, Style::Peer, globals.quiet);
     let rt = Runtime {
@@ -98,5 +110,5 @@ pub(crate) fn run_task(
         .unwrap_or_default();
     executor::run_tasks(job, &file, &[task], &settings, &opts, &rt, &mut reporter);
     reporter.finish();
-    Ok(executor::exit_code(&reporter.reports))
+    Ok(reporter.reports)
 }

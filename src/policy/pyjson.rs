@@ -69,6 +69,13 @@ fn newline(out: &mut String, level: usize) {
     }
 }
 
+/// A JSON string literal as Python's `json.dumps` writes it (`ensure_ascii`).
+pub fn string(s: &str) -> String {
+    let mut out = String::new();
+    write_string(&mut out, s);
+    out
+}
+
 /// A JSON string as Python's `ensure_ascii` encoder writes it.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');

@@ -21,6 +21,8 @@ use crate::policy::model::{parse_actions, py_strip};
 pub const KIND: &str = "authcache_cleanup";
 pub const TABLE: &str = "authcache";
 const ACTION: &str = "auth_cache";
+/// privacyIDEA's line after the count when `PI_REDIS_CACHE_AUTH` is on (reference §6).
+pub const REDIS_NOTE: &str = "Cached authentications are kept in Redis, where they expire on their own. Any entries deleted here were written while Redis was unreachable.";
 
 /// Delete cached authentications (`authcache`) not used for longer than `unused_for`, as
 /// `pi-manage config authcache cleanup`. Without `unused_for`, entries are deleted once no
@@ -234,6 +236,7 @@ impl AuthcacheCleanupTask {
                 ctx.output,
                 format!("Would delete {n} entries from authcache"),
             );
+            self.redis_note(ctx, out);
             return Ok(());
         }
         let done = delete::delete_matching(conn, &plan, &mut NoProgress, ctx.interrupt)?;
@@ -242,7 +245,15 @@ impl AuthcacheCleanupTask {
             ctx.output,
             format!("{} entries deleted from authcache", done.deleted),
         );
+        self.redis_note(ctx, out);
         Ok(())
+    }
+
+    /// With `PI_REDIS_CACHE_AUTH`, privacyIDEA 3.14 explains what the table still holds.
+    fn redis_note(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) {
+        if ctx.settings.redis_cache_auth {
+            out.say(ctx.output, REDIS_NOTE.into());
+        }
     }
 }
 

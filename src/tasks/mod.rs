@@ -25,6 +25,7 @@ pub mod enckey;
 mod kind;
 pub mod metrics_cleanup;
 mod outcome;
+pub mod periodic_tasks;
 pub mod policies;
 mod registry;
 pub mod remembered_device_cleanup;

@@ -73,6 +73,7 @@ task_kinds! {
     ConditionalAccessPurge(super::conditional_access_purge::ConditionalAccessPurge),
     UsercacheCleanup(super::usercache_cleanup::UsercacheCleanup),
     AuditDump(super::audit_dump::AuditDump),
+    PeriodicTasks(super::periodic_tasks::PeriodicTasks),
 }
 
 impl TaskSpec {

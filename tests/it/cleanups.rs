@@ -919,3 +919,39 @@ fn writing_cleanups_name_their_missing_tables() {
         );
     }
 }
+
+/// With `PI_REDIS_CACHE_AUTH` the table only holds entries written while Redis was down, and
+/// privacyIDEA 3.14 says so after the count (reference §6).
+#[test]
+fn authcache_cleanup_explains_the_redis_cache() {
+    let clock = clock_utc();
+    let now = clock.now_utc();
+    for db in privacyidea_databases() {
+        let l = db.label();
+        let mut c = db.connect();
+        insert_authcache(c.as_mut(), &[(1, now - TimeDelta::minutes(90)), (2, now)]);
+        let mut settings = db.settings();
+        settings.redis_cache_auth = true;
+        let run = |dry| {
+            let site = pi_manage::tasks::TaskSite::command_line(std::path::Path::new("."));
+            let task =
+                pi_manage::tasks::prepare(&authcache(Some(60)), &site, &mut Vec::new()).unwrap();
+            run_task(&db, task, dry, &clock, &Interrupt::new(), &settings)
+        };
+        let note = "Cached authentications are kept in Redis, where they expire on their own. Any entries deleted here were written while Redis was unreachable.";
+        assert_eq!(
+            run(true).lines,
+            ["Would delete 1 entries from authcache", note],
+            "{l}"
+        );
+        assert_eq!(
+            run(false).lines,
+            ["1 entries deleted from authcache", note],
+            "{l}"
+        );
+        assert_eq!(ids(c.as_mut(), "authcache"), vec![2], "{l}");
+        // Without it, the count alone.
+        let r = run_spec(&db, authcache(Some(60)), false, &clock);
+        assert_eq!(r.lines, ["0 entries deleted from authcache"], "{l}");
+    }
+}

@@ -31,6 +31,7 @@ mod jobs;
 mod keys;
 mod package;
 mod outage_servers;
+mod periodic;
 mod picfg;
 mod policies;
 mod policies_cli;

@@ -1,0 +1,423 @@
+//! Two scenarios of their own (issue 11): `audit_dump` and `authlog_cleanup`, selected with
+//! `--only audit_dump,authlog_cleanup` and run on SQLite with the maintenance benchmark's
+//! measuring helpers (a fresh child process per run, its peak RSS from `wait4`).
+//!
+//! ```text
+//! cargo bench --bench maintenance -- --only audit_dump,authlog_cleanup [--rows N (default 1000000)] [--repeat K (default 1)]
+//! ```
+//!
+//! * `audit_dump`: `pi-manage audit dump -f FILE` of an N-row `pidea_audit` (with the
+//!   public audit key configured, so every row's signature is checked), against a plain
+//!   `SELECT` of every column of the same rows in the dump's `(date, id)` order, each value
+//!   read, in one rusqlite connection. The dump's line count must equal N.
+//! * `authlog_cleanup`: `pi-manage authlog cleanup --age 30` (and `--chunksize 10000`) of N
+//!   authentication-log parents, half of them older than 30 days, each with 0–2 reasons and
+//!   every other one with a conditional-access outcome, against the three raw `DELETE`
+//!   statements (outcomes, reasons, parents; each committed). All three tables must end
+//!   with the same rows on both copies.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{Local, NaiveDateTime, TimeDelta, Utc};
+use rusqlite::{params, Connection};
+
+use super::{
+    fill_audit, fingerprint, fmt_count, machine_facts, median, run_child, Rng, SCHEMA, SQLITE_DT,
+};
+
+const NAMES: [&str; 2] = ["audit_dump", "authlog_cleanup"];
+/// Authentication-log history (days) and the cleanup age; no parent lies within `GAP` of the
+/// cut-off, so runs seconds apart select the same rows.
+const AUTHLOG_DAYS: i64 = 60;
+const AUTHLOG_AGE: i64 = 30;
+const GAP: TimeDelta = TimeDelta::hours(2);
+
+/// Whether the command line asks for these scenarios only (`--only` naming only them).
+pub fn handles(argv: &[String]) -> bool {
+    let only = argv.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--only=")
+            .map(str::to_string)
+            .or_else(|| (a == "--only").then(|| argv.get(i + 1).cloned().unwrap_or_default()))
+    });
+    only.is_some_and(|o| o.split(',').all(|s| NAMES.contains(&s)))
+}
+
+struct Args {
+    rows: u64,
+    repeat: usize,
+    only: Vec<String>,
+}
+
+fn parse(argv: &[String]) -> Args {
+    let mut a = Args {
+        rows: 1_000_000,
+        repeat: 1,
+        only: Vec::new(),
+    };
+    let mut it = argv.iter().skip(1);
+    while let Some(arg) = it.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => (k.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .unwrap_or_default()
+        };
+        match key.as_str() {
+            "--bench" => {}
+            "--rows" => a.rows = value().parse().expect("--rows N"),
+            "--repeat" => a.repeat = value().parse().expect("--repeat K"),
+            "--only" => a.only = value().split(',').map(str::to_string).collect(),
+            other => {
+                panic!("unknown argument {other} (these scenarios take --rows, --repeat, --only)")
+            }
+        }
+    }
+    a
+}
+
+struct Line {
+    scenario: String,
+    rows: u64,
+    baseline: &'static str,
+    baseline_s: f64,
+    ours_s: f64,
+    rss_mb: f64,
+    note: String,
+}
+
+fn template(dir: &Path, name: &str, fill: impl FnOnce(&Connection)) -> PathBuf {
+    let path = dir.join(format!("{name}.sqlite"));
+    let conn = Connection::open(&path).expect("create template");
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF;")
+        .unwrap();
+    conn.execute_batch(SCHEMA).expect("schema");
+    conn.execute_batch("BEGIN").unwrap();
+    fill(&conn);
+    conn.execute_batch("COMMIT").unwrap();
+    conn.close().expect("close template");
+    path
+}
+
+fn picfg(dir: &Path, db: &Path, extra: &str) -> String {
+    let p = dir.join("pi.cfg");
+    std::fs::write(
+        &p,
+        format!(
+            "SQLALCHEMY_DATABASE_URI = 'sqlite:///{}'\n{extra}",
+            db.display()
+        ),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize) -> Line {
+    let t0 = Local::now().naive_local();
+    eprintln!("audit_dump: building {} audit rows…", fmt_count(rows));
+    let started = Instant::now();
+    let db = template(dir, "audit", |c| {
+        fill_audit(c, rows, t0).expect("fill audit");
+    });
+    eprintln!("  built in {:.0} s", started.elapsed().as_secs_f64());
+    let key = dir.join("public.pem");
+    std::fs::write(
+        &key,
+        include_str!("../../tests/fixtures/audit_verify/public.pem"),
+    )
+    .unwrap();
+    let cfg = picfg(
+        dir,
+        &db,
+        &format!("PI_AUDIT_KEY_PUBLIC = '{}'\n", key.display()),
+    );
+    let out = dir.join("dump.csv");
+    let (mut base, mut ours, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bytes = 0;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let conn = Connection::open(&db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT * FROM pidea_audit ORDER BY date, id")
+            .unwrap();
+        let columns = stmt.column_count();
+        let mut q = stmt.query([]).unwrap();
+        let (mut n, mut len) = (0u64, 0usize);
+        while let Some(r) = q.next().unwrap() {
+            for i in 0..columns {
+                if let rusqlite::types::ValueRef::Text(t) = r.get_ref(i).unwrap() {
+                    len += t.len();
+                }
+            }
+            n += 1;
+        }
+        drop(q);
+        drop(stmt);
+        conn.close().unwrap();
+        base.push(started.elapsed().as_secs_f64());
+        assert_eq!(n, rows, "baseline read every row ({len} bytes of text)");
+        let run = run_child(
+            bin,
+            &[
+                "--picfg",
+                &cfg,
+                "audit",
+                "dump",
+                "-f",
+                out.to_str().unwrap(),
+            ],
+            dir,
+        );
+        ours.push(run.wall.as_secs_f64());
+        rss.push(run.max_rss_kb as f64 / 1024.0);
+        let text = std::fs::read(&out).unwrap();
+        bytes = text.len();
+        let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
+        assert_eq!(lines, rows, "the dump has one line per row");
+        std::fs::remove_file(&out).unwrap();
+    }
+    Line {
+        scenario: "audit dump".into(),
+        rows,
+        baseline: "`SELECT *` in dump order, every value read",
+        baseline_s: median(&base),
+        ours_s: median(&ours),
+        rss_mb: rss.iter().cloned().fold(0.0, f64::max),
+        note: format!(
+            "CSV of {:.0} MB; runs: ours {:?} s, baseline {:?} s",
+            bytes as f64 / 1e6,
+            ours.iter()
+                .map(|s| (s * 10.0).round() / 10.0)
+                .collect::<Vec<_>>(),
+            base.iter()
+                .map(|s| (s * 10.0).round() / 10.0)
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+fn fill_authlog(c: &Connection, rows: u64, now: NaiveDateTime) {
+    let mut rng = Rng(0xA07B_1096);
+    let cutoff = now - TimeDelta::days(AUTHLOG_AGE);
+    let span = (TimeDelta::days(AUTHLOG_DAYS) - GAP * 2).num_seconds() as u64;
+    let mut parent = c
+        .prepare(
+            "INSERT INTO authentication_log (id, resolver, uid, realm, username, user_role, \
+             event_type, timestamp, source_ip, endpoint) VALUES (?1, 'ldap', ?2, 'realm1', ?3, \
+             'user', ?4, ?5, ?6, '/validate/check')",
+        )
+        .unwrap();
+    let mut reason = c
+        .prepare(
+            "INSERT INTO authentication_log_reason (id, auth_log_id, reason) VALUES (?1, ?2, ?3)",
+        )
+        .unwrap();
+    let mut outcome = c
+        .prepare(
+            "INSERT INTO conditional_access_outcome (id, auth_log_id, action_type, dry_run, \
+             policy_name, threshold, event_count) VALUES (?1, ?2, 'block_ip', 0, 'p1', 5, ?3)",
+        )
+        .unwrap();
+    let (mut rid, mut oid) = (0i64, 0i64);
+    for id in 1..=rows as i64 {
+        // Seconds back from now, skipping the gap around the cut-off.
+        let mut back = rng.below(span) as i64;
+        let gap_start = (TimeDelta::days(AUTHLOG_AGE) - GAP).num_seconds();
+        if back >= gap_start {
+            back += 2 * GAP.num_seconds();
+        }
+        let ts = now - TimeDelta::seconds(back) - TimeDelta::minutes(1);
+        debug_assert!((ts - cutoff).abs() >= GAP - TimeDelta::minutes(2));
+        let user = rng.below(5000);
+        parent
+            .execute(params![
+                id,
+                format!("uid{user}"),
+                format!("user{user}"),
+                if rng.percent() < 80 {
+                    "auth_success"
+                } else {
+                    "auth_failure"
+                },
+                ts.format(SQLITE_DT).to_string(),
+                format!(
+                    "10.{}.{}.{}",
+                    rng.below(256),
+                    rng.below(256),
+                    rng.below(256)
+                ),
+            ])
+            .unwrap();
+        for _ in 0..(id % 3) {
+            rid += 1;
+            reason
+                .execute(params![
+                    rid,
+                    id,
+                    if rid % 2 == 0 {
+                        "wrong_otp"
+                    } else {
+                        "wrong_pin"
+                    }
+                ])
+                .unwrap();
+        }
+        if id % 2 == 0 {
+            oid += 1;
+            outcome
+                .execute(params![oid, id, rng.below(10) as i64])
+                .unwrap();
+        }
+    }
+}
+
+fn authlog_cleanup(bin: &Path, dir: &Path, rows: u64, repeat: usize, chunk: Option<u64>) -> Line {
+    let now = Utc::now().naive_utc();
+    let db = dir.join("authlog.sqlite");
+    if !db.exists() {
+        eprintln!(
+            "authlog_cleanup: building {} parents with children…",
+            fmt_count(rows)
+        );
+        let started = Instant::now();
+        template(dir, "authlog", |c| fill_authlog(c, rows, now));
+        eprintln!("  built in {:.0} s", started.elapsed().as_secs_f64());
+    }
+    let cutoff = (Utc::now().naive_utc() - TimeDelta::days(AUTHLOG_AGE))
+        .format(SQLITE_DT)
+        .to_string();
+    let tables = [
+        "authentication_log",
+        "authentication_log_reason",
+        "conditional_access_outcome",
+    ];
+    let (mut base, mut ours, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    let mut deleted = 0;
+    for _ in 0..repeat {
+        let b = dir.join("authlog-baseline.sqlite");
+        let o = dir.join("authlog-ours.sqlite");
+        std::fs::copy(&db, &b).unwrap();
+        std::fs::copy(&db, &o).unwrap();
+        let started = Instant::now();
+        let conn = Connection::open(&b).unwrap();
+        let sub = "SELECT id FROM authentication_log WHERE timestamp < ?1";
+        conn.execute(
+            &format!("DELETE FROM conditional_access_outcome WHERE auth_log_id IN ({sub})"),
+            [&cutoff],
+        )
+        .unwrap();
+        conn.execute(
+            &format!("DELETE FROM authentication_log_reason WHERE auth_log_id IN ({sub})"),
+            [&cutoff],
+        )
+        .unwrap();
+        deleted = conn
+            .execute(
+                "DELETE FROM authentication_log WHERE timestamp < ?1",
+                [&cutoff],
+            )
+            .unwrap();
+        conn.close().unwrap();
+        base.push(started.elapsed().as_secs_f64());
+        let cfg = picfg(dir, &o, "");
+        let age = AUTHLOG_AGE.to_string();
+        let chunk_s = chunk.map(|c| c.to_string());
+        let mut args = vec!["--picfg", &cfg, "authlog", "cleanup", "--age", &age];
+        if let Some(c) = &chunk_s {
+            args.extend(["--chunksize", c]);
+        }
+        let run = run_child(bin, &args, dir);
+        ours.push(run.wall.as_secs_f64());
+        rss.push(run.max_rss_kb as f64 / 1024.0);
+        for t in tables {
+            assert_eq!(fingerprint(&b, t), fingerprint(&o, t), "{t} differs");
+        }
+    }
+    Line {
+        scenario: match chunk {
+            Some(c) => format!("authlog cleanup --chunksize {c}"),
+            None => "authlog cleanup".into(),
+        },
+        rows,
+        baseline: "the 3 raw `DELETE`s (outcomes, reasons, parents)",
+        baseline_s: median(&base),
+        ours_s: median(&ours),
+        rss_mb: rss.iter().cloned().fold(0.0, f64::max),
+        note: format!(
+            "{} parents deleted (with their children); runs: ours {:?} s, baseline {:?} s",
+            fmt_count(deleted as u64),
+            ours.iter()
+                .map(|s| (s * 10.0).round() / 10.0)
+                .collect::<Vec<_>>(),
+            base.iter()
+                .map(|s| (s * 10.0).round() / 10.0)
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// Run the scenarios `--only` names, from a private copy of this build's optimised binary,
+/// and print their Markdown table.
+pub fn run(argv: &[String]) {
+    let original = PathBuf::from(env!("CARGO_BIN_EXE_pi-manage"));
+    assert!(
+        !cfg!(debug_assertions) && original.components().any(|c| c.as_os_str() == "release"),
+        "run through `cargo bench` so the binary is built with the optimised bench profile"
+    );
+    let tmp = tempfile::Builder::new()
+        .prefix("pi-manage-bench-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = tmp.path();
+    let bin = dir.join("pi-manage");
+    std::fs::copy(&original, &bin).expect("copy pi-manage binary");
+    let bin = bin.as_path();
+    let a = parse(argv);
+    let load_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut lines = Vec::new();
+    if a.only.iter().any(|s| s == "audit_dump") {
+        lines.push(audit_dump(bin, dir, a.rows, a.repeat));
+    }
+    if a.only.iter().any(|s| s == "authlog_cleanup") {
+        lines.push(authlog_cleanup(bin, dir, a.rows, a.repeat, None));
+        lines.push(authlog_cleanup(bin, dir, a.rows, a.repeat, Some(10_000)));
+    }
+    let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "`cargo bench --bench maintenance -- --only {} --rows {} --repeat {}` (SQLite)\n",
+        a.only.join(","),
+        a.rows,
+        a.repeat
+    );
+    println!("| scenario | rows | baseline | baseline s | pi-manage s | ratio | peak RSS MB |");
+    println!("|---|---:|---|---:|---:|---:|---:|");
+    for l in &lines {
+        println!(
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            l.scenario,
+            fmt_count(l.rows),
+            l.baseline,
+            l.baseline_s,
+            l.ours_s,
+            l.ours_s / l.baseline_s,
+            l.rss_mb
+        );
+    }
+    println!();
+    for (k, v) in machine_facts(dir) {
+        println!("* {k}: {v}");
+    }
+    let three = |s: &str| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    println!(
+        "* load average (1/5/15 min) at start: {}; at end: {}",
+        three(&load_start),
+        three(&load_end)
+    );
+    for l in &lines {
+        println!("* {}: {}", l.scenario, l.note);
+    }
+}
