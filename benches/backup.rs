@@ -1,8 +1,8 @@
-//! Backup benchmark: `pi-manage backup create` and `backup restore` against the raw dump tool
-//! piped to `xz` in the same run (docs/benchmarks.md, "Backups").
+//! Backup benchmark: `pi-manage backup create`, `backup verify` and `backup restore` against
+//! privacyIDEA's own pipeline in the same run (docs/benchmarks.md, "Backups").
 //!
 //! ```text
-//! cargo bench --bench backup -- [--audit-rows N] [--only sqlite,postgresql,mysql] [--level L]
+//! cargo bench --bench backup -- [--audit-rows N] [--only sqlite,postgresql,mysql]
 //! ```
 //!
 //! For each database (SQLite always; PostgreSQL and MariaDB/MySQL when
@@ -11,14 +11,19 @@
 //! with N privacyIDEA-shaped rows (each with a 512-hex-digit signature, as privacyIDEA signs
 //! them, so the data is not unrealistically compressible), and then times, one after the other:
 //!
-//! * create — ours: `pi-manage backup create` (dump + xz archive + manifest, fsynced);
-//!   baseline: `sqlite3 DB ".backup F" && xz -L F`, `pg_dump … | xz -L`, `mariadb-dump … | xz -L`
-//!   at pi-manage's preset L (single-threaded, xz's default), and the same with `xz -T0`;
-//! * restore — ours: `pi-manage backup restore --yes` (checks the whole archive first);
-//!   baseline: `xz -dc | psql --single-transaction`, `xz -dc | mariadb`, `xz -dc > DB`.
+//! * create — pi-manage's default (`.tar.zst`), `--format tar.xz` (the default before) and
+//!   `--format tgz`; baseline: privacyIDEA's `backup create` pipeline (reference §11.1): the
+//!   dump into a file (`cp` of the SQLite file as `shutil.copyfile`, `pg_dump --file`,
+//!   `mariadb-dump -r`), then `tar` with gzip level 9 (Python's `tarfile` "x:gz" level), then
+//!   the dump removed;
+//! * verify — `pi-manage backup verify` of the `.tar.zst` and of the `.tar.xz` archive;
+//! * restore — `pi-manage backup restore --yes` (checks the whole archive first) of both;
+//!   baseline: privacyIDEA's restore pipeline: `tar xzf`, then `psql -f` / `mariadb <` / the
+//!   extracted SQLite file.
 //!
-//! Wall time and peak RSS (`wait4`, children included) per run; both restores must leave N
-//! audit rows. The result is a Markdown table on stdout.
+//! Wall time and peak RSS (`wait4`, children included) per run; every restore must leave N
+//! audit rows. The load average is printed with every run. The result is a Markdown table on
+//! stdout.
 
 // Test and benchmark programs print their own results (the program itself never does; see
 // clippy.toml).
@@ -34,13 +39,12 @@ use pi_manage::dburl::{Backend, DbUrl};
 struct Args {
     audit_rows: u64,
     only: Option<Vec<String>>,
-    level: Option<u32>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: cargo bench --bench backup -- [--audit-rows N (default 1000000)] \
-         [--only sqlite,postgresql,mysql] [--level 0-9]"
+         [--only sqlite,postgresql,mysql]"
     );
     std::process::exit(2);
 }
@@ -49,7 +53,6 @@ fn parse_args() -> Args {
     let mut a = Args {
         audit_rows: 1_000_000,
         only: None,
-        level: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -57,7 +60,6 @@ fn parse_args() -> Args {
         match arg.as_str() {
             "--bench" => {}
             "--audit-rows" => a.audit_rows = value().parse().unwrap_or_else(|_| usage()),
-            "--level" => a.level = Some(value().parse().unwrap_or_else(|_| usage())),
             "--only" => a.only = Some(value().split(',').map(str::to_string).collect()),
             _ => usage(),
         }
@@ -193,10 +195,13 @@ fn count(url: &DbUrl) -> i64 {
 struct Line {
     db: &'static str,
     op: &'static str,
-    ours: Run,
-    base: Run,
-    base_mt: Option<Run>,
-    note: String,
+    what: String,
+    run: Run,
+    /// Archive size in bytes (create).
+    size: Option<u64>,
+    /// The baseline's row of the same database and operation, for the ratio.
+    baseline: bool,
+    load: String,
 }
 
 fn secs(d: Duration) -> String {
@@ -207,12 +212,51 @@ fn mib(kib: i64) -> String {
     format!("{:.0}", kib as f64 / 1024.0)
 }
 
-fn bench_one(bin: &Path, t: &Target, rows: u64, level: Option<u32>, work: &Path) -> Vec<Line> {
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The client tools' connection options and environment for a server target.
+fn client_args(t: &Target) -> (String, Vec<(&'static str, String)>) {
+    let host = t.url.host.as_deref().unwrap_or("127.0.0.1").to_string();
+    match t.backend {
+        Backend::Postgres => (
+            format!(
+                "--host {host} --port {} --username {} --no-password",
+                t.url.port.unwrap_or(5432),
+                t.url.user.as_deref().unwrap_or("postgres"),
+            ),
+            t.url
+                .password
+                .iter()
+                .map(|p| ("PGPASSWORD", p.expose().to_string()))
+                .collect(),
+        ),
+        _ => (
+            format!(
+                "--host={host} --port={} --user={}",
+                t.url.port.unwrap_or(3306),
+                t.url.user.as_deref().unwrap_or("root"),
+            ),
+            t.url
+                .password
+                .iter()
+                .map(|p| ("MYSQL_PWD", p.expose().to_string()))
+                .collect(),
+        ),
+    }
+}
+
+fn bench_one(bin: &Path, t: &Target, rows: u64, work: &Path) -> Vec<Line> {
     let label = t.backend.name();
     let dir = work.join(label);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("etc")).unwrap();
-    std::fs::create_dir_all(dir.join("bk")).unwrap();
     let cfg = dir.join("etc/pi.cfg");
     std::fs::write(
         &cfg,
@@ -236,136 +280,151 @@ fn bench_one(bin: &Path, t: &Target, rows: u64, level: Option<u32>, work: &Path)
         "{label}: filled in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-
-    // create
-    let bk = dir.join("bk");
-    let lvl = level
-        .unwrap_or(pi_manage::backup::create::DEFAULT_XZ_LEVEL)
-        .to_string();
     let etc = dir.join("etc").display().to_string();
-    let mut args: Vec<&str> = vec!["backup", "create", "-d", bk.to_str().unwrap(), "-c", &etc];
-    if level.is_some() {
-        args.extend(["--level", lvl.as_str()]);
-    }
-    eprintln!("{label}: pi-manage backup create …");
-    let ours = measure(&mut pim(&args));
-    let archive = std::fs::read_dir(&bk)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.xz"))
-        .expect("archive");
-    let size = std::fs::metadata(&archive).unwrap().len();
-    let raw = dir.join("raw");
-    let (dump, env): (String, Vec<(&str, String)>) = match t.backend {
-        Backend::Sqlite => (
-            format!(
-                "sqlite3 '{}' \".backup '{}'\" && xz -{lvl} -T1 -c '{}'",
-                t.url.database.as_deref().unwrap(),
-                dir.join("copy.sqlite").display(),
-                dir.join("copy.sqlite").display()
-            ),
-            vec![],
-        ),
-        Backend::Postgres => (
-            format!(
-                "pg_dump --format=plain --clean --if-exists --no-owner --no-privileges --no-comments --host {} --port {} --username {} --no-password --dbname {} | xz -{lvl} -T1",
-                t.url.host.as_deref().unwrap_or("127.0.0.1"),
-                t.url.port.unwrap_or(5432),
-                t.url.user.as_deref().unwrap_or("postgres"),
-                t.name
-            ),
-            t.url.password.iter().map(|p| ("PGPASSWORD", p.expose().to_string())).collect(),
-        ),
-        Backend::Mysql => (
-            format!(
-                "mariadb-dump --single-transaction --skip-lock-tables --no-tablespaces --hex-blob --host={} --port={} --user={} {} | xz -{lvl} -T1",
-                t.url.host.as_deref().unwrap_or("127.0.0.1"),
-                t.url.port.unwrap_or(3306),
-                t.url.user.as_deref().unwrap_or("root"),
-                t.name
-            ),
-            t.url.password.iter().map(|p| ("MYSQL_PWD", p.expose().to_string())).collect(),
-        ),
+    let mut lines = Vec::new();
+    let mut line = |op: &'static str, what: &str, run: Run, size: Option<u64>, baseline: bool| {
+        let load = loadavg();
+        eprintln!(
+            "{label}: {op} {what}: {:.1} s, {} MiB peak RSS{}, load {load}",
+            run.wall.as_secs_f64(),
+            mib(run.rss_kib),
+            size.map(|s| format!(", {:.0} MiB", s as f64 / 1048576.0))
+                .unwrap_or_default()
+        );
+        lines.push(Line {
+            db: label,
+            op,
+            what: what.to_string(),
+            run,
+            size,
+            baseline,
+            load,
+        });
     };
-    eprintln!("{label}: baseline dump | xz …");
-    let base = sh(&format!("{dump} > '{}.xz'", raw.display()), &env);
-    let base_size = std::fs::metadata(format!("{}.xz", raw.display()))
-        .unwrap()
-        .len();
-    eprintln!("{label}: baseline dump | xz -T0 …");
-    let base_mt = sh(
-        &format!("{} > '{}.mt.xz'", dump.replace("-T1", "-T0"), raw.display()),
+
+    // create: privacyIDEA's pipeline first, then ours in each format.
+    let (conn_args, env) = client_args(t);
+    let base_dir = dir.join("pi");
+    std::fs::create_dir_all(&base_dir).unwrap();
+    let (dump_file, dump_cmd) = match t.backend {
+        Backend::Sqlite => {
+            let f = base_dir.join("dbdump.sqlite");
+            let cmd = format!(
+                "cp '{}' '{}'",
+                t.url.database.as_deref().unwrap(),
+                f.display()
+            );
+            (f, cmd)
+        }
+        Backend::Postgres => {
+            let f = base_dir.join("dbdump.pgsql");
+            let cmd = format!(
+                "pg_dump --format=plain --clean --if-exists --no-owner --no-privileges --no-comments {conn_args} --dbname {} --file '{}'",
+                t.name,
+                f.display()
+            );
+            (f, cmd)
+        }
+        Backend::Mysql => {
+            let f = base_dir.join("dbdump.sql");
+            let cmd = format!(
+                "mariadb-dump {conn_args} --single-transaction --skip-lock-tables -B {} -r '{}'",
+                t.name,
+                f.display()
+            );
+            (f, cmd)
+        }
+    };
+    let tgz = base_dir.join("privacyidea-backup.tgz");
+    eprintln!("{label}: privacyIDEA pipeline: dump, then tar + gzip -9 …");
+    let run = sh(
+        &format!(
+            "{dump_cmd} && tar -I 'gzip -9' -cf '{}' -C / '{}' '{}' && rm '{}'",
+            tgz.display(),
+            dump_file.display().to_string().trim_start_matches('/'),
+            etc.trim_start_matches('/'),
+            dump_file.display()
+        ),
         &env,
     );
-    let _ = std::fs::remove_file(dir.join("copy.sqlite"));
-    let mut lines = vec![Line {
-        db: label,
-        op: "create",
-        ours,
-        base,
-        base_mt: Some(base_mt),
-        note: format!(
-            "archive {:.0} MiB (baseline .xz {:.0} MiB)",
-            size as f64 / 1048576.0,
-            base_size as f64 / 1048576.0
-        ),
-    }];
-
-    // restore
-    eprintln!("{label}: pi-manage backup restore …");
-    let target = dir.join("restored");
-    let mut rargs: Vec<String> = vec![
-        "backup".into(),
-        "restore".into(),
-        archive.display().to_string(),
-        "--yes".into(),
-    ];
-    if t.backend == Backend::Sqlite {
-        rargs.extend(["--target-dir".into(), target.display().to_string()]);
-    }
-    let rargs: Vec<&str> = rargs.iter().map(String::as_str).collect();
-    let ours = measure(&mut pim(&rargs));
-    let restored_url = match t.backend {
-        Backend::Sqlite => {
-            let p = t.url.database.as_deref().unwrap();
-            DbUrl::parse(&format!(
-                "sqlite:///{}",
-                target.join(p.trim_start_matches('/')).display()
-            ))
-            .unwrap()
-        }
-        _ => t.url.clone(),
-    };
-    assert_eq!(
-        count(&restored_url),
-        rows as i64,
-        "{label}: our restore lost rows"
+    let size = std::fs::metadata(&tgz).unwrap().len();
+    line(
+        "create",
+        "privacyIDEA pipeline (dump, then tar czf -9)",
+        run,
+        Some(size),
+        true,
     );
+
+    let mut archives = Vec::new();
+    for (format, what) in [
+        ("tar.zst", "pi-manage, default .tar.zst"),
+        ("tar.xz", "pi-manage --format tar.xz (the default before)"),
+        ("tgz", "pi-manage --format tgz"),
+    ] {
+        let bk = dir.join(format!("bk-{format}"));
+        std::fs::create_dir_all(&bk).unwrap();
+        let args = [
+            "backup",
+            "create",
+            "-d",
+            bk.to_str().unwrap(),
+            "-c",
+            &etc,
+            "--format",
+            format,
+        ];
+        eprintln!("{label}: {what} …");
+        let run = measure(&mut pim(&args));
+        let archive = std::fs::read_dir(&bk)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(format))
+            .expect("archive");
+        let size = std::fs::metadata(&archive).unwrap().len();
+        line("create", what, run, Some(size), false);
+        if format != "tgz" {
+            archives.push((format, archive));
+        } else {
+            let _ = std::fs::remove_file(&archive);
+        }
+    }
+
+    // verify
+    for (format, archive) in &archives {
+        let a = archive.display().to_string();
+        let run = measure(&mut pim(&["backup", "verify", &a]));
+        line("verify", &format!("pi-manage, .{format}"), run, None, false);
+    }
+
+    // restore: privacyIDEA's pipeline, then ours.
+    let extract = dir.join("extract");
+    std::fs::create_dir_all(&extract).unwrap();
+    let inner = dump_file.display().to_string();
+    let inner = inner.trim_start_matches('/');
+    let untar = format!(
+        "tar -xzf '{}' -C '{}' '{inner}'",
+        tgz.display(),
+        extract.display()
+    );
+    let extracted = extract.join(inner);
     let restore_cmd = match t.backend {
-        Backend::Sqlite => format!("xz -dc '{}.xz' > '{}'", raw.display(), dir.join("base.sqlite").display()),
+        Backend::Sqlite => untar,
         Backend::Postgres => format!(
-            "xz -dc '{}.xz' | psql --quiet --no-psqlrc --set ON_ERROR_STOP=on --single-transaction --output=/dev/null --host {} --port {} --username {} --no-password --dbname {}",
-            raw.display(),
-            t.url.host.as_deref().unwrap_or("127.0.0.1"),
-            t.url.port.unwrap_or(5432),
-            t.url.user.as_deref().unwrap_or("postgres"),
-            t.name
+            "{untar} && psql --quiet --no-psqlrc --set ON_ERROR_STOP=on --output=/dev/null {conn_args} --dbname {} -f '{}'",
+            t.name,
+            extracted.display()
         ),
         Backend::Mysql => format!(
-            "xz -dc '{}.xz' | mariadb --batch --host={} --port={} --user={} {}",
-            raw.display(),
-            t.url.host.as_deref().unwrap_or("127.0.0.1"),
-            t.url.port.unwrap_or(3306),
-            t.url.user.as_deref().unwrap_or("root"),
-            t.name
+            "{untar} && mariadb --batch {conn_args} {} < '{}'",
+            t.name,
+            extracted.display()
         ),
     };
-    eprintln!("{label}: baseline xz -dc | restore …");
-    let base = sh(&restore_cmd, &env);
+    eprintln!("{label}: privacyIDEA restore pipeline …");
+    let run = sh(&restore_cmd, &env);
     let base_url = match t.backend {
-        Backend::Sqlite => {
-            DbUrl::parse(&format!("sqlite:///{}", dir.join("base.sqlite").display())).unwrap()
-        }
+        Backend::Sqlite => DbUrl::parse(&format!("sqlite:///{}", extracted.display())).unwrap(),
         _ => t.url.clone(),
     };
     assert_eq!(
@@ -373,14 +432,54 @@ fn bench_one(bin: &Path, t: &Target, rows: u64, level: Option<u32>, work: &Path)
         rows as i64,
         "{label}: the baseline restore lost rows"
     );
-    lines.push(Line {
-        db: label,
-        op: "restore",
-        ours,
-        base,
-        base_mt: None,
-        note: "ours also checks every checksum first".into(),
-    });
+    line(
+        "restore",
+        "privacyIDEA pipeline (tar xzf, then the client)",
+        run,
+        None,
+        true,
+    );
+    let _ = std::fs::remove_dir_all(&extract);
+
+    for (format, archive) in &archives {
+        let target = dir.join(format!("restored-{format}"));
+        let mut rargs: Vec<String> = vec![
+            "backup".into(),
+            "restore".into(),
+            archive.display().to_string(),
+            "--yes".into(),
+        ];
+        if t.backend == Backend::Sqlite {
+            rargs.extend(["--target-dir".into(), target.display().to_string()]);
+        }
+        let rargs: Vec<&str> = rargs.iter().map(String::as_str).collect();
+        eprintln!("{label}: pi-manage backup restore .{format} …");
+        let run = measure(&mut pim(&rargs));
+        let restored_url = match t.backend {
+            Backend::Sqlite => {
+                let p = t.url.database.as_deref().unwrap();
+                DbUrl::parse(&format!(
+                    "sqlite:///{}",
+                    target.join(p.trim_start_matches('/')).display()
+                ))
+                .unwrap()
+            }
+            _ => t.url.clone(),
+        };
+        assert_eq!(
+            count(&restored_url),
+            rows as i64,
+            "{label}: our restore lost rows"
+        );
+        line(
+            "restore",
+            &format!("pi-manage, .{format}"),
+            run,
+            None,
+            false,
+        );
+        let _ = std::fs::remove_dir_all(&target);
+    }
     let _ = std::fs::remove_dir_all(&dir);
     lines
 }
@@ -410,33 +509,47 @@ fn main() {
     if wanted("mysql") {
         targets.extend(server_target("PIM_TEST_MYSQL_URL"));
     }
+    let load_start = loadavg();
     let mut lines = Vec::new();
     for t in &targets {
-        lines.extend(bench_one(&bin, t, args.audit_rows, args.level, work.path()));
+        lines.extend(bench_one(&bin, t, args.audit_rows, work.path()));
     }
     let mut out = format!(
-        "`cargo bench --bench backup -- --audit-rows {}{}` ({} audit rows)\n\n\
-         | database | operation | pi-manage (s) | baseline, xz (s) | ratio | baseline, xz -T0 (s) | pi-manage peak RSS (MiB) | baseline peak RSS (MiB) | notes |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---|\n",
+        "`cargo bench --bench backup -- --audit-rows {}` ({} audit rows; {} cores; load average at start {load_start}, at end {})\n\n\
+         | database | operation | what | time (s) | × privacyIDEA's time | archive (MiB) | × privacyIDEA's size | peak RSS (MiB) | load (1/5/15) |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---|\n",
         args.audit_rows,
-        args.level.map(|l| format!(" --level {l}")).unwrap_or_default(),
-        args.audit_rows
+        args.audit_rows,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        loadavg()
     );
     for l in &lines {
+        let base = lines
+            .iter()
+            .find(|b| b.baseline && b.db == l.db && b.op == l.op);
+        let time_ratio = match base {
+            Some(b) if !l.baseline => {
+                format!("{:.2}", l.run.wall.as_secs_f64() / b.run.wall.as_secs_f64())
+            }
+            _ => "–".into(),
+        };
+        let size_ratio = match (base.and_then(|b| b.size), l.size) {
+            (Some(b), Some(s)) if !l.baseline => format!("{:.2}", s as f64 / b as f64),
+            _ => "–".into(),
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             l.db,
             l.op,
-            secs(l.ours.wall),
-            secs(l.base.wall),
-            l.ours.wall.as_secs_f64() / l.base.wall.as_secs_f64(),
-            l.base_mt
-                .as_ref()
-                .map(|r| secs(r.wall))
+            l.what,
+            secs(l.run.wall),
+            time_ratio,
+            l.size
+                .map(|s| format!("{:.0}", s as f64 / 1048576.0))
                 .unwrap_or_else(|| "–".into()),
-            mib(l.ours.rss_kib),
-            mib(l.base.rss_kib),
-            l.note
+            size_ratio,
+            mib(l.run.rss_kib),
+            l.load
         ));
     }
     print!("{out}");

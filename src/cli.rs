@@ -368,6 +368,9 @@ pub struct AuditVerifyArgs {
     /// Accept entries without a signature (PI_AUDIT_NO_SIGN installations).
     #[arg(long)]
     pub allow_unsigned: bool,
+    /// Threads that check signatures [default: 0, one per core].
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
 }
 
 #[derive(Debug, Args)]
@@ -693,13 +696,16 @@ pub enum BackupCommand {
     Create(BackupCreateArgs),
     /// Check an archive (manifest, checksums, pi.cfg, a readable dump); changes nothing.
     Verify(BackupVerifyArgs),
-    /// Restore an archive (pi-manage .tar.xz or privacyIDEA .tgz): files and database.
+    /// Restore an archive (pi-manage .tar.zst/.tar.xz or privacyIDEA .tgz): files and database.
     Restore(BackupRestoreArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackupFormatArg {
-    /// pi-manage's archive: tar + xz, with a manifest of checksums.
+    /// pi-manage's archive: tar + zstd, with a manifest of checksums.
+    #[value(name = "tar.zst", alias = "zst")]
+    TarZst,
+    /// pi-manage's archive as before zstd: tar + xz, with a manifest of checksums.
     #[value(name = "tar.xz", alias = "xz")]
     TarXz,
     /// An archive privacyIDEA's own `pi-manage backup restore` reads.
@@ -736,10 +742,10 @@ pub struct BackupCreateArgs {
     #[arg(short = 'e', long)]
     pub enckey: bool,
     /// Archive format.
-    #[arg(long, value_enum, default_value_t = BackupFormatArg::TarXz)]
+    #[arg(long, value_enum, default_value_t = BackupFormatArg::TarZst)]
     pub format: BackupFormatArg,
-    /// Compression level (xz 0-9, default 0; gzip 1-9, default 9).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=9))]
+    /// Compression level (zstd 1-19, default 1; xz 0-9, default 0; gzip 1-9, default 9).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=19))]
     pub level: Option<u32>,
     /// Only report what would be archived.
     #[arg(long, alias = "dryrun")]
@@ -755,7 +761,7 @@ pub struct BackupVerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupRestoreArgs {
-    /// The archive (.tar.xz or privacyIDEA's .tgz).
+    /// The archive (.tar.zst, .tar.xz or privacyIDEA's .tgz).
     #[arg(value_name = "BACKUP_FILE")]
     pub file: std::path::PathBuf,
     /// Keep the database URI of the pi.cfg at the restore's destination.

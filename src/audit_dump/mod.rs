@@ -15,7 +15,8 @@ use std::io::{self, Write};
 
 use chrono::NaiveDateTime;
 
-use crate::crypto::audit_sign::{signed_string, AuditVerifier};
+use crate::crypto::audit_sign::AuditVerifier;
+use crate::crypto::parallel_verify;
 use crate::db::{Connection, DbError};
 use crate::interrupt::Interrupt;
 use entry::Entry;
@@ -75,31 +76,15 @@ fn check_table(conn: &mut dyn Connection) -> Result<(), DumpError> {
     }
 }
 
-/// Check the signatures of a round, split over the available cores; results in input order.
+/// Check the signatures of a round on every core (the shared [`parallel_verify`]); results in
+/// round order. Without a key (signing off) every entry fails, as privacyIDEA writes it.
 fn verify_all(verifier: Option<&AuditVerifier>, entries: &[Entry]) -> Vec<bool> {
-    let Some(v) = verifier else {
-        return vec![false; entries.len()];
-    };
-    let check = |e: &Entry| {
-        e.signature
-            .as_deref()
-            .is_some_and(|s| v.verify(&signed_string(&e.record), s))
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_thread = entries.len().div_ceil(threads).max(1);
-    if threads == 1 || entries.len() <= 1 {
-        return entries.iter().map(check).collect();
+    match verifier {
+        Some(v) => {
+            parallel_verify::verify_batch(v, entries, 0, |e| (&e.record, e.signature.as_deref()))
+        }
+        None => vec![false; entries.len()],
     }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = entries
-            .chunks(per_thread)
-            .map(|chunk| s.spawn(move || chunk.iter().map(check).collect::<Vec<bool>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
 }
 
 /// Write the dump to `out`. Stops between rounds when `interrupt` is requested (reported in
@@ -125,18 +110,17 @@ pub fn dump(
     while !round.is_empty() {
         // Verify this round on worker threads while this thread reads from the database.
         let ids: Vec<i64> = round.iter().map(|e| e.id).collect();
-        let (sig_ok, neighbours, next) = std::thread::scope(|s| {
-            let verifying = s.spawn(|| verify_all(opts.verifier.as_ref(), &round));
-            let neighbours = reader.existing_neighbours(conn, &ids);
-            let next = match &neighbours {
-                Ok(_) if interrupt.requested().is_none() => reader.next_round(conn),
-                _ => Ok(Vec::new()),
-            };
-            let sig_ok = verifying
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            (sig_ok, neighbours, next)
-        });
+        let (sig_ok, (neighbours, next)) = parallel_verify::overlapped(
+            || verify_all(opts.verifier.as_ref(), &round),
+            || {
+                let neighbours = reader.existing_neighbours(conn, &ids);
+                let next = match &neighbours {
+                    Ok(_) if interrupt.requested().is_none() => reader.next_round(conn),
+                    _ => Ok(Vec::new()),
+                };
+                (neighbours, next)
+            },
+        );
         let neighbours = neighbours?;
         buf.clear();
         for (e, ok) in round.iter().zip(sig_ok) {

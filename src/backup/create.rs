@@ -26,9 +26,12 @@ use crate::db::OpenOptions;
 use crate::dburl::DbUrl;
 use crate::interrupt::Interrupt;
 
-/// The xz preset used unless one is given. Preset 0, not xz's 6: a privacyIDEA database is
-/// mostly audit rows, each with a 512-digit hex signature, on which presets 1–6 take 2–10×
-/// the time for 1–10 % less size (docs/benchmarks.md, "Backups").
+/// The zstd level used unless one is given. Level 1, not zstd's 3: a privacyIDEA database is
+/// mostly audit rows, each with a 512-digit hex signature, on which level 1 is both the
+/// fastest and the smallest (docs/benchmarks.md, "Backups").
+pub const DEFAULT_ZSTD_LEVEL: u32 = 1;
+/// The xz preset used unless one is given. Preset 0, not xz's 6: presets 1–6 take 2–10× the
+/// time for 1–10 % less size on audit signatures.
 pub const DEFAULT_XZ_LEVEL: u32 = 0;
 /// privacyIDEA's gzip level.
 pub const DEFAULT_GZIP_LEVEL: u32 = 9;
@@ -42,7 +45,7 @@ pub struct CreateOptions {
     /// Include `PI_ENCFILE` (and passphrase-encrypted copies of it).
     pub include_enckey: bool,
     pub format: Format,
-    /// Compression level; `None`: xz 0, gzip 9.
+    /// Compression level; `None`: zstd 1, xz 0, gzip 9.
     pub level: Option<u32>,
 }
 
@@ -303,6 +306,7 @@ pub fn create(
         .filter_map(|(_, f)| f.as_ref().map(|f| f.1))
         .sum();
     let level = opts.level.unwrap_or(match opts.format {
+        Format::TarZst => DEFAULT_ZSTD_LEVEL,
         Format::TarXz => DEFAULT_XZ_LEVEL,
         Format::Tgz => DEFAULT_GZIP_LEVEL,
     });

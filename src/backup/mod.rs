@@ -5,7 +5,7 @@
 //! member layout is privacyIDEA's (the dump `…/dbdump-YYYYmmdd-HHMM.{sqlite|sql|pgsql}` first,
 //! then the FreeRADIUS and configuration directories under their absolute paths without the
 //! leading `/`), `--format tgz` writes the gzip archive privacyIDEA's `backup restore` reads, and
-//! privacyIDEA's own `.tgz` archives are restored here. What is ours: xz compression, a
+//! privacyIDEA's own `.tgz` archives are restored here. What is ours: zstd compression (or xz), a
 //! manifest with checksums (a pax global header, which privacyIDEA and tar ignore), consistent
 //! dumps of live databases, and restores that check everything before they change anything.
 //!
@@ -252,7 +252,7 @@ pub fn member_name_of(p: &std::path::Path) -> Option<String> {
 // Naming
 
 /// The archive name for a backup started at `local` (the server's local time, as privacyIDEA
-/// names its archives): `privacyidea-backup-YYYYmmdd-HHMMSS.tar.xz`, with `-N` appended when
+/// names its archives): `privacyidea-backup-YYYYmmdd-HHMMSS.tar.zst`, with `-N` appended when
 /// an archive of that second already exists (`n` > 0). privacyIDEA names by the minute.
 pub fn archive_name(local: &NaiveDateTime, format: Format, n: u32) -> String {
     let stamp = local.format("%Y%m%d-%H%M%S");
@@ -272,7 +272,7 @@ pub fn dump_file_name(local: &NaiveDateTime, kind: DumpKind) -> String {
 fn archive_name_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"^privacyidea-backup-(\d{8})-(\d{4}|\d{6})(?:-([1-9]\d{0,3}))?\.(tar\.xz|tgz)$")
+        Regex::new(r"^privacyidea-backup-(\d{8})-(\d{4}|\d{6})(?:-([1-9]\d{0,3}))?\.(tar\.zst|tar\.xz|tgz)$")
             .expect("static regex")
     })
 }
@@ -289,10 +289,10 @@ pub fn parse_archive_name(name: &str) -> Option<(NaiveDateTime, Format)> {
         if time.len() == 4 { "00" } else { "" }
     );
     let at = NaiveDateTime::parse_from_str(&text, "%Y%m%d%H%M%S").ok()?;
-    let format = if &c[4] == "tgz" {
-        Format::Tgz
-    } else {
-        Format::TarXz
+    let format = match &c[4] {
+        "tgz" => Format::Tgz,
+        "tar.zst" => Format::TarZst,
+        _ => Format::TarXz,
     };
     Some((at, format))
 }
@@ -325,6 +325,9 @@ mod tests {
         let name = archive_name(&at, Format::TarXz, 0);
         assert_eq!(name, "privacyidea-backup-20261122-130005.tar.xz");
         assert_eq!(parse_archive_name(&name), Some((at, Format::TarXz)));
+        let zst = archive_name(&at, Format::TarZst, 0);
+        assert_eq!(zst, "privacyidea-backup-20261122-130005.tar.zst");
+        assert_eq!(parse_archive_name(&zst), Some((at, Format::TarZst)));
         let second = archive_name(&at, Format::Tgz, 2);
         assert_eq!(second, "privacyidea-backup-20261122-130005-2.tgz");
         assert_eq!(parse_archive_name(&second), Some((at, Format::Tgz)));

@@ -56,6 +56,8 @@ pub fn verify(globals: &Globals, args: &AuditVerifyArgs) -> Result<i32, AppError
         since,
         public_key: args.public_key.clone(),
         allow_unsigned: args.allow_unsigned,
+        page_rows: crate::tasks::audit_verify::PAGE_ROWS,
+        threads: args.threads,
     });
     super::run_task(globals, "audit verify", task, false)
 }

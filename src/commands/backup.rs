@@ -32,7 +32,7 @@ pub fn run(globals: &Globals, cmd: BackupCommand) -> Result<i32, AppError> {
     }
 }
 
-/// `backup create [-d DIR] [-c DIR] [-r DIR] [-e] [--format tar.xz|tgz]`.
+/// `backup create [-d DIR] [-c DIR] [-r DIR] [-e] [--format tar.zst|tar.xz|tgz]`.
 fn create(globals: &Globals, a: &BackupCreateArgs) -> Result<i32, AppError> {
     let spec = Backup {
         name: Some("backup create".into()),
@@ -41,6 +41,7 @@ fn create(globals: &Globals, a: &BackupCreateArgs) -> Result<i32, AppError> {
         radius_dir: a.radius_dir.clone(),
         include_enckey: a.enckey,
         format: match a.format {
+            BackupFormatArg::TarZst => ArchiveFormat::TarZst,
             BackupFormatArg::TarXz => ArchiveFormat::TarXz,
             BackupFormatArg::Tgz => ArchiveFormat::Tgz,
         },

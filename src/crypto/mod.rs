@@ -14,6 +14,7 @@
 //!   `pbkdf2-sha512` verified), always over `pepper + password`.
 //! * [`jwt`]: the HS256 API tokens of `pi-manage api createtoken`.
 //! * [`audit_sign`]: the string privacyIDEA signs for each audit row and its RSA-PSS signature.
+//! * [`parallel_verify`]: those signatures checked in batches on every core.
 //!
 //! No error message, `Debug` output or log line produced here contains key material,
 //! passwords or decrypted values.
@@ -23,6 +24,7 @@ pub mod audit_sign;
 pub mod enckey;
 mod error;
 pub mod jwt;
+pub mod parallel_verify;
 pub mod password;
 
 pub use error::CryptoError;

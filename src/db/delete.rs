@@ -139,8 +139,7 @@ pub fn delete_matching(
 }
 
 /// Delete rows by primary key, `slice` ids per statement and `slices_per_commit` statements
-/// per transaction (rules-mode audit rotation). The ids are integers, written into the SQL as
-/// literals so no backend's bind-parameter limit applies.
+/// per transaction (rules-mode audit rotation with a chunk size).
 pub fn delete_ids(
     conn: &mut dyn Connection,
     table: &str,
@@ -149,32 +148,45 @@ pub fn delete_ids(
     slice: usize,
     slices_per_commit: usize,
 ) -> Result<u64, DeleteFailed> {
-    let dialect = conn.dialect();
     let mut deleted = 0;
     let per_commit = slice.max(1) * slices_per_commit.max(1);
     for batch in ids.chunks(per_commit) {
-        let statements: Vec<String> = batch
-            .chunks(slice.max(1))
-            .map(|part| {
-                let list: Vec<String> = part.iter().map(i64::to_string).collect();
-                format!(
-                    "DELETE FROM {} WHERE {} IN ({})",
-                    dialect.quote(table),
-                    dialect.quote(pk),
-                    list.join(",")
-                )
-            })
-            .collect();
-        deleted += in_transaction_with_retry(conn, |c| {
-            let mut n = 0;
-            for sql in &statements {
-                n += c.execute(sql, &[])?;
-            }
-            Ok(n)
-        })
-        .map_err(|error| DeleteFailed { error, deleted })?;
+        deleted += in_transaction_with_retry(conn, |c| delete_ids_in(c, table, pk, batch, slice))
+            .map_err(|error| DeleteFailed { error, deleted })?;
     }
     Ok(deleted)
+}
+
+/// Delete rows by primary key in the caller's transaction, `slice` ids per statement. The ids
+/// are integers, written into the SQL as literals so no backend's bind-parameter limit applies.
+pub fn delete_ids_in(
+    conn: &mut dyn Connection,
+    table: &str,
+    pk: &str,
+    ids: &[i64],
+    slice: usize,
+) -> Result<u64, DbError> {
+    let dialect = conn.dialect();
+    let head = format!(
+        "DELETE FROM {} WHERE {} IN (",
+        dialect.quote(table),
+        dialect.quote(pk)
+    );
+    let mut n = 0;
+    let mut sql = String::new();
+    for part in ids.chunks(slice.max(1)) {
+        sql.clear();
+        sql.push_str(&head);
+        for (i, id) in part.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&id.to_string());
+        }
+        sql.push(')');
+        n += conn.execute(&sql, &[])?;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

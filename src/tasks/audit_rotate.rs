@@ -7,7 +7,9 @@
 //! * age: `date` older than now minus the age, in local time as privacyIDEA writes it;
 //! * rules: the first rule whose column regexes all match decides, and the row goes when it
 //!   is older than that rule's age. Rows are streamed in id order in pages and deleted in
-//!   slices as they are found, so memory stays flat however large the table is.
+//!   slices as they are found, so memory stays flat however large the table is. Without a
+//!   chunk size all of it is one transaction (as the single `DELETE` of the other modes); with
+//!   one, every slice of that many ids is committed on its own.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -375,26 +377,162 @@ impl AuditRotateTask {
         now_local: NaiveDateTime,
     ) -> Result<(), super::TaskError> {
         let dry_run = ctx.dry_run;
-        let slice = self
-            .chunksize
-            .map(|c| c as usize)
-            .unwrap_or(DEFAULT_ID_SLICE);
-        // With a chunk size every slice is committed on its own (the operator asked for short
-        // transactions). Without one, a page's worth of slices shares a transaction: on SQLite
-        // each commit is a journal write and several fsyncs, which dominated rules mode.
-        let slices_per_commit = if self.chunksize.is_some() {
-            1
-        } else {
-            (PAGE_ROWS as usize / slice).max(1)
-        };
+        let interrupt = ctx.interrupt;
         let conn = ctx.databases.audit()?;
+        let Some(mut scan) = RulesScan::new(conn, rules, now_local)? else {
+            return Ok(());
+        };
+        let mut observer = if dry_run {
+            None
+        } else {
+            Some(ctx.output.progress("deleting audit entries", None))
+        };
+        let mut interrupted = None;
+        let mut deleted = 0u64;
+        let conn = ctx.databases.audit()?;
+        if dry_run {
+            while scan.next_page(conn)? {}
+        } else if let Some(chunk) = self.chunksize {
+            // Every slice of `chunk` ids is committed on its own: the operator asked for
+            // short transactions, and an interrupted run keeps what it deleted.
+            let slice = chunk.max(1) as usize;
+            loop {
+                let more = scan.next_page(conn)?;
+                let take = if more {
+                    scan.pending.len() - scan.pending.len() % slice
+                } else {
+                    scan.pending.len()
+                };
+                let n = delete::delete_ids(conn, TABLE, "id", &scan.pending[..take], slice, 1)
+                    .map_err(|mut e| {
+                        e.deleted += deleted;
+                        out.deleted = Some(e.deleted);
+                        e
+                    })?;
+                deleted += n;
+                scan.pending.drain(..take);
+                if let Some(o) = observer.as_mut() {
+                    o.chunk_committed(deleted);
+                }
+                if !more {
+                    break;
+                }
+                if let Some(sig) = interrupt.requested() {
+                    // Finish what this page decided, then stop: nothing half-done is left.
+                    deleted += delete::delete_ids(conn, TABLE, "id", &scan.pending, slice, 1)
+                        .map_err(|mut e| {
+                            e.deleted += deleted;
+                            out.deleted = Some(e.deleted);
+                            e
+                        })?;
+                    scan.pending.clear();
+                    interrupted = Some(sig);
+                    break;
+                }
+            }
+        } else {
+            // Without a chunk size the whole rotation is one transaction, as the one `DELETE`
+            // of the age and watermark modes: each page's matches are deleted as soon as they
+            // are found (memory stays one page), and a single commit at the end. Committing
+            // every few thousand ids instead cost twice the raw `DELETE` on SQLite, where each
+            // commit writes and syncs the same index pages again (docs/benchmarks.md).
+            let start = scan.clone_start();
+            let n = delete::in_transaction_with_retry(conn, |c| {
+                // A retried transaction starts over.
+                scan.restart(&start);
+                interrupted = None;
+                let mut n = 0u64;
+                loop {
+                    let more = scan.next_page(c)?;
+                    n += delete::delete_ids_in(c, TABLE, "id", &scan.pending, DEFAULT_ID_SLICE)?;
+                    scan.pending.clear();
+                    if let Some(o) = observer.as_mut() {
+                        o.chunk_committed(n);
+                    }
+                    if !more {
+                        break;
+                    }
+                    if let Some(sig) = interrupt.requested() {
+                        interrupted = Some(sig);
+                        break;
+                    }
+                }
+                Ok(n)
+            })
+            .map_err(|error| {
+                out.deleted = Some(0);
+                delete::DeleteFailed { error, deleted: 0 }
+            })?;
+            deleted = n;
+        }
+        drop(observer);
+        for (rule, n) in rules.iter().zip(&scan.matched_per_rule) {
+            out.say(
+                ctx.output,
+                format!("Rule {} matched {n} times.", rule.display),
+            );
+        }
+        out.matched = Some(scan.found);
+        if dry_run {
+            out.status = TaskStatus::DryRun;
+            out.say(
+                ctx.output,
+                format!(
+                    "If you only would let me I would clean up {} entries!",
+                    scan.found
+                ),
+            );
+        } else {
+            out.deleted = Some(deleted);
+            out.say(ctx.output, format!("Cleaning up {deleted} entries."));
+        }
+        if let Some(sig) = interrupted {
+            out.status = TaskStatus::Interrupted;
+            out.signal = Some(sig);
+        }
+        Ok(())
+    }
+}
+
+/// Rules mode's pass over `pidea_audit`: pages of rows older than the latest cut-off, in id
+/// order, each matched against the rules (the first rule that matches decides).
+struct RulesScan<'r> {
+    rules: &'r [Rule],
+    cutoffs: Vec<NaiveDateTime>,
+    latest_cutoff: NaiveDateTime,
+    columns: Vec<String>,
+    /// Column index of each condition in the select list, per rule.
+    cond_index: Vec<Vec<usize>>,
+    select: String,
+    column_text: Vec<String>,
+    last_id: i64,
+    /// Ids matched and not yet deleted.
+    pending: Vec<i64>,
+    matched_per_rule: Vec<u64>,
+    found: u64,
+}
+
+/// Where a scan stood, to start a retried transaction over.
+struct ScanStart {
+    last_id: i64,
+    found: u64,
+    matched_per_rule: Vec<u64>,
+}
+
+impl<'r> RulesScan<'r> {
+    /// `None` when there are no rules.
+    fn new(
+        conn: &mut dyn Connection,
+        rules: &'r [Rule],
+        now_local: NaiveDateTime,
+    ) -> Result<Option<Self>, super::TaskError> {
         let d = conn.dialect();
         // Columns to read: id, date, then every column a rule looks at, each once.
-        let mut columns: Vec<&str> = vec!["id", "date"];
+        let mut columns: Vec<String> = vec!["id".into(), "date".into()];
         for r in rules {
             for c in &r.conditions {
-                if !columns.contains(&c.column.as_str()) {
-                    columns.push(&c.column);
+                if !columns.contains(&c.column) {
+                    columns.push(c.column.clone());
                 }
             }
         }
@@ -417,7 +555,7 @@ impl AuditRotateTask {
             .collect();
         // No rule can delete a row newer than the latest cut-off, so only older rows are read.
         let Some(latest_cutoff) = cutoffs.iter().max().copied() else {
-            return Ok(());
+            return Ok(None);
         };
         let select = format!(
             "SELECT {} FROM {} WHERE {} > ? AND {} < ? ORDER BY {} LIMIT {PAGE_ROWS}",
@@ -431,8 +569,7 @@ impl AuditRotateTask {
             d.quote("date"),
             d.quote("id"),
         );
-        // Column index of each condition in the select list.
-        let cond_index: Vec<Vec<usize>> = rules
+        let cond_index = rules
             .iter()
             .map(|r| {
                 r.conditions
@@ -441,129 +578,86 @@ impl AuditRotateTask {
                     .collect()
             })
             .collect();
-        let mut matched_per_rule = vec![0u64; rules.len()];
-        let mut pending: Vec<i64> = Vec::new();
-        let mut deleted = 0u64;
-        let mut found = 0u64;
-        let mut last_id = i64::MIN;
-        let mut observer = if dry_run {
-            None
-        } else {
-            Some(ctx.output.progress("deleting audit entries", None))
-        };
-        let mut interrupted = None;
-        let mut column_text: Vec<String> = vec![String::new(); columns.len()];
-        loop {
-            let conn = ctx.databases.audit()?;
-            let mut page_rows = 0u64;
-            conn.for_each_row(
-                &select,
-                &[Value::Int(last_id), Value::DateTime(latest_cutoff)],
-                &mut |row| {
-                    page_rows += 1;
-                    last_id = row.get(0).as_i64().unwrap_or(last_id);
-                    let Some(date) = row.get(1).as_datetime() else {
-                        return Ok(());
-                    };
-                    for (i, col) in columns.iter().enumerate().skip(2) {
-                        column_text[i] = python_str(col, row.get(i));
-                    }
-                    for (ri, rule) in rules.iter().enumerate() {
-                        let all = rule.conditions.iter().zip(&cond_index[ri]).all(|(c, &ci)| {
-                            let text = match ci {
-                                0 => python_str("id", row.get(0)),
-                                1 => python_str("date", row.get(1)),
-                                _ => return c.regex.is_match(&column_text[ci]).unwrap_or(false),
-                            };
-                            c.regex.is_match(&text).unwrap_or(false)
-                        });
-                        if all {
-                            if date < cutoffs[ri] {
-                                matched_per_rule[ri] += 1;
-                                pending.push(row.get(0).as_i64().unwrap_or_default());
-                                found += 1;
-                            }
-                            break;
-                        }
-                    }
-                    Ok(())
-                },
-            )?;
-            let page_done = page_rows < PAGE_ROWS;
-            let batch = slice * slices_per_commit;
-            if !dry_run && (pending.len() >= batch || page_done) {
-                let take = if page_done {
-                    pending.len()
-                } else {
-                    pending.len() - pending.len() % batch
+        Ok(Some(RulesScan {
+            rules,
+            cutoffs,
+            latest_cutoff,
+            column_text: vec![String::new(); columns.len()],
+            columns,
+            cond_index,
+            select,
+            last_id: i64::MIN,
+            pending: Vec::new(),
+            matched_per_rule: vec![0; rules.len()],
+            found: 0,
+        }))
+    }
+
+    fn clone_start(&self) -> ScanStart {
+        ScanStart {
+            last_id: self.last_id,
+            found: self.found,
+            matched_per_rule: self.matched_per_rule.clone(),
+        }
+    }
+
+    fn restart(&mut self, start: &ScanStart) {
+        self.last_id = start.last_id;
+        self.found = start.found;
+        self.matched_per_rule.clone_from(&start.matched_per_rule);
+        self.pending.clear();
+    }
+
+    /// Read and match the next page, adding the ids to delete to `pending`. `false` when this
+    /// was the last page.
+    fn next_page(&mut self, conn: &mut dyn Connection) -> Result<bool, crate::db::DbError> {
+        let mut page_rows = 0u64;
+        let RulesScan {
+            rules,
+            cutoffs,
+            columns,
+            cond_index,
+            column_text,
+            last_id,
+            pending,
+            matched_per_rule,
+            found,
+            ..
+        } = self;
+        conn.for_each_row(
+            &self.select,
+            &[Value::Int(*last_id), Value::DateTime(self.latest_cutoff)],
+            &mut |row| {
+                page_rows += 1;
+                *last_id = row.get(0).as_i64().unwrap_or(*last_id);
+                let Some(date) = row.get(1).as_datetime() else {
+                    return Ok(());
                 };
-                let conn = ctx.databases.audit()?;
-                let n = delete::delete_ids(
-                    conn,
-                    TABLE,
-                    "id",
-                    &pending[..take],
-                    slice,
-                    slices_per_commit,
-                )
-                .map_err(|mut e| {
-                    e.deleted += deleted;
-                    e
-                });
-                match n {
-                    Ok(n) => deleted += n,
-                    Err(e) => {
-                        out.deleted = Some(e.deleted);
-                        return Err(e.into());
+                for (i, col) in columns.iter().enumerate().skip(2) {
+                    column_text[i] = python_str(col, row.get(i));
+                }
+                for (ri, rule) in rules.iter().enumerate() {
+                    let all = rule.conditions.iter().zip(&cond_index[ri]).all(|(c, &ci)| {
+                        let text = match ci {
+                            0 => python_str("id", row.get(0)),
+                            1 => python_str("date", row.get(1)),
+                            _ => return c.regex.is_match(&column_text[ci]).unwrap_or(false),
+                        };
+                        c.regex.is_match(&text).unwrap_or(false)
+                    });
+                    if all {
+                        if date < cutoffs[ri] {
+                            matched_per_rule[ri] += 1;
+                            pending.push(row.get(0).as_i64().unwrap_or_default());
+                            *found += 1;
+                        }
+                        break;
                     }
                 }
-                pending.drain(..take);
-                if let Some(o) = observer.as_mut() {
-                    o.chunk_committed(deleted);
-                }
-            }
-            if page_done {
-                break;
-            }
-            if let Some(sig) = ctx.interrupt.requested() {
-                // Finish what this page decided, then stop: nothing half-done is left.
-                if !dry_run && !pending.is_empty() {
-                    let conn = ctx.databases.audit()?;
-                    deleted +=
-                        delete::delete_ids(conn, TABLE, "id", &pending, slice, slices_per_commit)
-                            .map_err(|mut e| {
-                            e.deleted += deleted;
-                            e
-                        })?;
-                    pending.clear();
-                }
-                interrupted = Some(sig);
-                break;
-            }
-        }
-        drop(observer);
-        for (rule, n) in rules.iter().zip(&matched_per_rule) {
-            out.say(
-                ctx.output,
-                format!("Rule {} matched {n} times.", rule.display),
-            );
-        }
-        out.matched = Some(found);
-        if dry_run {
-            out.status = TaskStatus::DryRun;
-            out.say(
-                ctx.output,
-                format!("If you only would let me I would clean up {found} entries!"),
-            );
-        } else {
-            out.deleted = Some(deleted);
-            out.say(ctx.output, format!("Cleaning up {deleted} entries."));
-        }
-        if let Some(sig) = interrupted {
-            out.status = TaskStatus::Interrupted;
-            out.signal = Some(sig);
-        }
-        Ok(())
+                Ok(())
+            },
+        )?;
+        Ok(page_rows == PAGE_ROWS)
     }
 }
 

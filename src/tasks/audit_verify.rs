@@ -2,13 +2,18 @@
 //! every entry's signature with the public audit key, as privacyIDEA's `Sign.verify` does
 //! (reference/schema.md §11). Entries that fail are listed by id; any failure fails the task,
 //! so a plan can refuse to rotate evidence away that does not verify.
+//!
+//! Pages of rows are read in id order; each page's signatures are checked on every core
+//! (`crypto::parallel_verify`) while the next page is read, so memory holds two pages and the
+//! failures are reported in id order, exactly as a one-at-a-time check reports them.
 
 use std::path::PathBuf;
 
 use chrono::{NaiveDateTime, TimeDelta};
 
 use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
-use crate::crypto::audit_sign::{signed_string, AuditRecord, AuditVerifier};
+use crate::crypto::audit_sign::{AuditRecord, AuditVerifier};
+use crate::crypto::parallel_verify;
 use crate::db::{Dialect, Row, Value};
 use crate::job::model::Duration;
 
@@ -16,7 +21,8 @@ use crate::job::model::Duration;
 pub const KIND: &str = "audit_verify";
 
 const TABLE: &str = "pidea_audit";
-const PAGE_ROWS: u64 = 2000;
+/// Rows read (and checked) per page.
+pub const PAGE_ROWS: u64 = 2000;
 /// How many failing ids the report lists (all of them are counted).
 const LISTED_IDS: usize = 50;
 
@@ -50,6 +56,17 @@ pub struct AuditVerifyTask {
     pub since: Option<Duration>,
     pub public_key: Option<PathBuf>,
     pub allow_unsigned: bool,
+    /// Rows per page ([`PAGE_ROWS`]; smaller in tests, to cross page boundaries).
+    pub page_rows: u64,
+    /// Worker threads for the signature checks (0: every core; 1: one after the other).
+    pub threads: usize,
+}
+
+/// A row read for checking.
+struct Entry {
+    record: AuditRecord,
+    /// `None`: NULL or empty.
+    signature: Option<String>,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -163,43 +180,71 @@ impl AuditVerifyTask {
             String::new()
         };
         let sql = format!(
-            "SELECT {} FROM {} WHERE {id} > ?{since_filter} ORDER BY {id} LIMIT {PAGE_ROWS}",
+            "SELECT {} FROM {} WHERE {id} > ?{since_filter} ORDER BY {id}",
             select.join(", "),
             d.quote(TABLE)
         );
-        let (mut checked, mut unsigned, mut failed_total) = (0u64, 0u64, 0u64);
-        let mut failed: Vec<i64> = Vec::new();
-        let mut last = i64::MIN;
-        loop {
-            let mut params = vec![Value::Int(last)];
+        let page_rows = self.page_rows.max(1);
+        let sql = format!("{sql} LIMIT {page_rows}");
+        let read_page = |ctx: &mut TaskContext<'_>, after: i64| -> Result<Vec<Entry>, TaskError> {
+            let mut params = vec![Value::Int(after)];
             if let Some(s) = since {
                 params.push(Value::DateTime(s));
             }
-            let mut n = 0u64;
-            let conn = ctx.databases.audit()?;
-            conn.for_each_row(&sql, &params, &mut |row| {
-                n += 1;
-                let rec = record(row, &index);
-                last = rec.id;
+            let mut page = Vec::with_capacity(page_rows as usize);
+            ctx.databases
+                .audit()?
+                .for_each_row(&sql, &params, &mut |row| {
+                    let signature = row
+                        .get(sig_index)
+                        .as_str()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string);
+                    page.push(Entry {
+                        record: record(row, &index),
+                        signature,
+                    });
+                    Ok(())
+                })?;
+            Ok(page)
+        };
+        let (mut checked, mut unsigned, mut failed_total) = (0u64, 0u64, 0u64);
+        let mut failed: Vec<i64> = Vec::new();
+        let mut page = read_page(ctx, i64::MIN)?;
+        while !page.is_empty() {
+            let more = page.len() as u64 == page_rows && ctx.interrupt.requested().is_none();
+            let after = page.last().map_or(i64::MAX, |e| e.record.id);
+            // This page is checked on the worker threads while the next one is read.
+            let (verified, next) = parallel_verify::overlapped(
+                || {
+                    parallel_verify::verify_batch(&verifier, &page, self.threads, |e| {
+                        (&e.record, e.signature.as_deref())
+                    })
+                },
+                || {
+                    if more {
+                        read_page(ctx, after)
+                    } else {
+                        Ok(Vec::new())
+                    }
+                },
+            );
+            for (e, ok) in page.iter().zip(verified) {
                 checked += 1;
-                let sig = row.get(sig_index).as_str().unwrap_or_default();
-                if sig.is_empty() {
+                if e.signature.is_none() {
                     unsigned += 1;
                     if self.allow_unsigned {
-                        return Ok(());
+                        continue;
                     }
                 }
-                if sig.is_empty() || !verifier.verify(&signed_string(&rec), sig) {
+                if !ok {
                     failed_total += 1;
                     if failed.len() < LISTED_IDS {
-                        failed.push(rec.id);
+                        failed.push(e.record.id);
                     }
                 }
-                Ok(())
-            })?;
-            if n < PAGE_ROWS || ctx.interrupt.requested().is_some() {
-                break;
             }
+            page = next?;
         }
         out.details.insert("checked".into(), checked.into());
         out.details.insert("failed".into(), failed_total.into());
@@ -277,6 +322,8 @@ impl super::KindSpec for crate::job::model::AuditVerify {
             since: self.since,
             public_key: self.public_key.as_deref().map(|p| site.resolve(p)),
             allow_unsigned: self.allow_unsigned,
+            page_rows: PAGE_ROWS,
+            threads: 0,
         }))
     }
 }

@@ -977,14 +977,16 @@ fn tampered_archive(dir: &Path) -> PathBuf {
     );
     let archive = PathBuf::from(made.outcome().details["archive"].as_str().unwrap());
     let mut raw = Vec::new();
-    xz2::read::XzDecoder::new(fs::File::open(&archive).unwrap())
+    zstd::stream::read::Decoder::new(fs::File::open(&archive).unwrap())
+        .unwrap()
         .read_to_end(&mut raw)
         .unwrap();
     let needle = b"SECRET_KEY = 'backup-test-secret'";
     let at = raw.windows(needle.len()).position(|w| w == needle).unwrap();
     raw[at] = b'X';
-    let out = dir.join("tampered.tar.xz");
-    let mut enc = xz2::write::XzEncoder::new(fs::File::create(&out).unwrap(), 1);
+    let out = dir.join("tampered.tar.zst");
+    let mut enc = zstd::stream::write::Encoder::new(fs::File::create(&out).unwrap(), 1).unwrap();
+    enc.include_checksum(true).unwrap();
     enc.write_all(&raw).unwrap();
     enc.finish().unwrap();
     drop(install);
@@ -1326,7 +1328,7 @@ fn retention_over_two_years_of_archives_keeps_exactly_the_right_ones() {
     });
     // Today's backup, Sunday 2026-11-22 03:00 local (UTC+1).
     let clock = FixedClock::at("2026-11-22T03:00:00+01:00");
-    let expected_new = "privacyidea-backup-20261122-030000.tar.xz".to_string();
+    let expected_new = "privacyidea-backup-20261122-030000.tar.zst".to_string();
     let survivors: Vec<String> = {
         let mut v: Vec<String> = [
             // keep_last 3 / daily 7: today and the six nights before
@@ -1547,7 +1549,9 @@ fn a_relative_picfg_archives_the_directory_that_holds_it() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let archive = install.archives().pop().unwrap();
     let mut names = Vec::new();
-    let mut tar = tar::Archive::new(xz2::read::XzDecoder::new(fs::File::open(&archive).unwrap()));
+    let mut tar = tar::Archive::new(
+        zstd::stream::read::Decoder::new(fs::File::open(&archive).unwrap()).unwrap(),
+    );
     for entry in tar.entries().unwrap() {
         names.push(entry.unwrap().path().unwrap().display().to_string());
     }
@@ -1617,5 +1621,5 @@ fn a_job_file_backs_up_prunes_and_verifies() {
     assert!(out.contains("is OK."), "{out}");
     let left = install.archives();
     assert_eq!(left.len(), 1, "{left:?}");
-    assert!(left[0].to_str().unwrap().ends_with(".tar.xz"));
+    assert!(left[0].to_str().unwrap().ends_with(".tar.zst"));
 }
