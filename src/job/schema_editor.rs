@@ -78,6 +78,8 @@ fn example_yaml(field: &str) -> Option<&'static str> {
         "radius_dir" => "/etc/freeradius",
         "files" => "\n  - /etc/privacyidea/logging.cfg",
         "prune" => "true",
+        "node" => "pi-node-1",
+        "time_zone" => "Europe/Berlin",
         "keep" => "5",
         "unused_for" => "30d",
         "purge" => "locks",

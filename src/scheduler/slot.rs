@@ -633,7 +633,10 @@ mod tests {
                 open,
                 picfg: None,
                 picfg_python: None,
-                metrics: Arc::new(crate::scheduler::metrics::SchedulerMetrics::new("n1", StdDuration::from_secs(60))),
+                metrics: Arc::new(crate::scheduler::metrics::SchedulerMetrics::new(
+                    "n1",
+                    StdDuration::from_secs(60),
+                )),
             }),
             log: SchedulerLog::new(LogFormat::Json, "n1"),
             global: Interrupt::new(),
