@@ -292,7 +292,7 @@ fn killed_restores_leave_private_files_that_the_next_restore_removes() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.xz"))
+        .find(|p| p.to_string_lossy().ends_with(".tar.zst"))
         .expect("an archive");
     let target = s.path("target");
     let config = target.join(s.path("etc").strip_prefix("/").unwrap());

@@ -251,7 +251,7 @@ fn resolve(site: &Site, args: &[&str]) -> Vec<String> {
                 .unwrap()
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "xz"))
+                .filter(|p| p.extension().is_some_and(|x| x == "zst"))
                 .collect();
             assert_eq!(found.len(), 1, "one archive: {found:?}");
             found[0].display().to_string()
