@@ -270,8 +270,12 @@ fn fill_audit(conn: &Connection, n: u64, t0: NaiveDateTime) -> rusqlite::Result<
 
         let ui = rng.below(users.len() as u64) as usize;
         let (user_serial, user_ttype) = serial_of(ui);
-        let user_realm = if ui % 7 == 0 { "partners" } else { "company" };
-        let user_resolver = if ui % 7 == 0 {
+        let user_realm = if ui.is_multiple_of(7) {
+            "partners"
+        } else {
+            "company"
+        };
+        let user_resolver = if ui.is_multiple_of(7) {
             "partners_ldap"
         } else {
             "corp_ldap"
@@ -1546,7 +1550,7 @@ fn fmt_count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

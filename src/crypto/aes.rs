@@ -73,7 +73,7 @@ pub(crate) fn cbc_decrypt_raw(
     let iv: &[u8; 16] = iv
         .try_into()
         .map_err(|_| CryptoError::Decrypt(format!("IV must be 16 bytes, found {}", iv.len())))?;
-    if ciphertext.is_empty() || ciphertext.len() % BLOCK != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(BLOCK) {
         return Err(CryptoError::Decrypt(format!(
             "ciphertext must be a non-empty multiple of 16 bytes, found {}",
             ciphertext.len()

@@ -552,7 +552,7 @@ fn group(digits: &str, sep: Option<char>, every: usize) -> String {
     let chars: Vec<char> = digits.chars().collect();
     let mut out = String::new();
     for (k, ch) in chars.iter().enumerate() {
-        if k > 0 && (chars.len() - k) % every == 0 {
+        if k > 0 && (chars.len() - k).is_multiple_of(every) {
             out.push(sep);
         }
         out.push(*ch);

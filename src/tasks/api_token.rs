@@ -171,7 +171,7 @@ impl super::KindSpec for crate::job::model::ApiToken {
         diags: &mut Vec<crate::job::diagnostic::Diagnostic>,
     ) -> Option<super::Task> {
         let before = diags.len();
-        if self.validity.as_secs() < 86_400 || self.validity.as_secs() % 86_400 != 0 {
+        if self.validity.as_secs() < 86_400 || !self.validity.as_secs().is_multiple_of(86_400) {
             diags.push(
                 site.error(
                     "/validity",

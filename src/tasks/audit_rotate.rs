@@ -677,7 +677,7 @@ impl super::TaskKind for AuditRotateTask {
 
 /// privacyIDEA prints the age in whole days; durations that are not whole days keep their unit.
 fn age_in_days(age: Duration) -> String {
-    if age.as_secs() % 86_400 == 0 {
+    if age.as_secs().is_multiple_of(86_400) {
         (age.as_secs() / 86_400).to_string()
     } else {
         age.to_string()

@@ -102,7 +102,7 @@ impl TaskKind for AuthlogCleanupTask {
 
 /// `30 days` for whole days (privacyIDEA's wording), else the duration as written.
 fn age_words(age: Duration) -> String {
-    if age.as_secs() % 86_400 == 0 {
+    if age.as_secs().is_multiple_of(86_400) {
         format!("{} days", age.as_secs() / 86_400)
     } else {
         age.to_string()

@@ -100,7 +100,7 @@ impl TaskKind for MetricsCleanupTask {
 
 /// `24 hours` for whole hours (privacyIDEA's wording), else the duration as written.
 fn age_words(age: Duration) -> String {
-    if age.as_secs() % 3600 == 0 {
+    if age.as_secs().is_multiple_of(3600) {
         format!("{} hours", age.as_secs() / 3600)
     } else {
         age.to_string()
