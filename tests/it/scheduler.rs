@@ -2,7 +2,6 @@
 //! `pi-manage schedule` processes sharing one database, one of them killed mid-run.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use pi_manage::db::{Connection, Value};
@@ -159,22 +158,6 @@ fn node(job_dir: &std::path::Path, name: &str, log: &std::path::Path) -> Child {
         .unwrap()
 }
 
-/// Wait until `check` returns something; the deadline is for a very slow machine, not a
-/// measure of speed.
-fn wait_for<T>(label: &str, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{label}: gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The `schedule` processes of a test; any still running when the test ends (a failed
 /// assertion) are killed, so none outlives it.
 struct Nodes(Vec<(String, Child)>);
@@ -258,21 +241,16 @@ pub(crate) fn three_nodes_exactly_once(
     };
     let mut spare = 0;
     let (victim, victim_slot) = loop {
-        let (owner, slot) = wait_for(label, "a run in progress", || {
+        let (i, owner, slot) = wait_for(&format!("{label}: a run in progress"), || {
             // (No ledger yet while the nodes start.)
             let rows = c.query_rows(&running_lease, &[]).ok()?;
-            rows.first().map(|r| {
-                (
-                    r.get(0).as_str().unwrap().to_string(),
-                    r.get(1).as_str().unwrap().to_string(),
-                )
-            })
+            let r = rows.first()?;
+            let owner = r.get(0).as_str().unwrap().to_string();
+            // A node killed in an earlier attempt may still hold an unexpired lease: wait for
+            // a run of a live node.
+            let i = nodes.0.iter().position(|(n, _)| *n == owner)?;
+            Some((i, owner, r.get(1).as_str().unwrap().to_string()))
         });
-        let Some(i) = nodes.0.iter().position(|(n, _)| *n == owner) else {
-            // A node killed in an earlier attempt still holds an unexpired lease.
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
-        };
         let (_, mut child) = nodes.0.remove(i);
         child.kill().unwrap();
         child.wait().unwrap();
@@ -290,24 +268,26 @@ pub(crate) fn three_nodes_exactly_once(
     };
     // Another node takes the killed node's slot over, and the schedule goes on.
     wait_for(
-        label,
-        "the killed node's slot to be taken over and finish",
+        &format!("{label}: the killed node's slot to be taken over and finish"),
         || {
             slot_row(&victim_slot).filter(|r| {
                 r.node != victim && !["running", "lease_lost"].contains(&r.status.as_str())
             })
         },
     );
-    wait_for(label, "three more slots after the takeover", || {
-        let later = Ledger::new(connect(), "check")
-            .unwrap()
-            .history(Some("cleanup"), 1000)
-            .unwrap()
-            .into_iter()
-            .filter(|h| h.slot > victim_slot && h.status != "running")
-            .count();
-        (later >= 3).then_some(())
-    });
+    wait_for(
+        &format!("{label}: three more slots after the takeover"),
+        || {
+            let later = Ledger::new(connect(), "check")
+                .unwrap()
+                .history(Some("cleanup"), 1000)
+                .unwrap()
+                .into_iter()
+                .filter(|h| h.slot > victim_slot && h.status != "running")
+                .count();
+            (later >= 3).then_some(())
+        },
+    );
     for (name, child) in nodes.0.iter_mut() {
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
