@@ -56,6 +56,49 @@ fn ledger_claims_once_and_leases_exclude_on_every_backend() {
     }
 }
 
+/// A slot a node claimed but never ran (the database went away between claim and lease) is
+/// closed by that node's deferred `missed` record, on every backend; another node's record,
+/// and a claim whose lease names the slot, leave the row alone.
+#[test]
+fn a_not_run_record_closes_only_the_nodes_own_unleased_claim_on_every_backend() {
+    for db in privacyidea_databases() {
+        let label = db.label();
+        let mut a = Ledger::new(db.connect(), "a").unwrap();
+        let mut b = Ledger::new(db.connect(), "b").unwrap();
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (s1, s2) = ("2026-11-22T12:00:00.000000Z", "2026-11-22T12:01:00.000000Z");
+        let status = |l: &mut Ledger, slot: &str| {
+            l.history(Some("job"), 10)
+                .unwrap()
+                .into_iter()
+                .find(|r| r.slot == slot)
+                .map(|r| r.status)
+        };
+        a.claim("job", s1, Trigger::Schedule, t).unwrap();
+        assert!(
+            !b.record_not_run("job", s1, Trigger::Schedule, "missed", "b", t)
+                .unwrap(),
+            "{label}"
+        );
+        assert!(
+            a.record_not_run("job", s1, Trigger::Schedule, "missed", "unreachable", t)
+                .unwrap(),
+            "{label}"
+        );
+        assert_eq!(status(&mut a, s1).as_deref(), Some("missed"), "{label}");
+        a.claim("job", s2, Trigger::Schedule, t).unwrap();
+        a.acquire("job", s2, 60_000).unwrap().expect("free lease");
+        assert!(
+            !a.record_not_run("job", s2, Trigger::Schedule, "missed", "no", t)
+                .unwrap(),
+            "{label}"
+        );
+        assert_eq!(status(&mut a, s2).as_deref(), Some("running"), "{label}");
+    }
+}
+
 /// The ledger's clock is the database's: `now_ms` and lease expiries are computed by the server
 /// in UTC milliseconds, whatever the session's time zone. Each connection here runs in a zone
 /// 13–14 hours from UTC (and from this machine's zone), so an expression that mixed in local
