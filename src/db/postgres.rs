@@ -1106,12 +1106,26 @@ mod tests {
             .unwrap();
         b.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(2)])
             .unwrap();
+        let a_session = a
+            .query_i64("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .unwrap();
         let waiter = std::thread::spawn(move || {
             let r = a.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(2)]);
             let _ = a.rollback();
             r
         });
-        std::thread::sleep(Duration::from_millis(300));
+        // `a` waits for `b`'s row before `b` asks for `a`'s: the deadlock forms in that order.
+        let mut watch = db.connect();
+        crate::db::test_support::wait_until("the first session to wait for the lock", || {
+            watch
+                .query_i64(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND wait_event_type = 'Lock'",
+                    &[Value::Int(a_session)],
+                )
+                .unwrap()
+                == Some(1)
+        });
         let rb = b.execute("UPDATE t SET v = v + 1 WHERE id = ?", &[Value::Int(1)]);
         let _ = b.rollback();
         let ra = waiter.join().unwrap();

@@ -48,3 +48,17 @@ pub fn unique(prefix: &str) -> String {
         COUNTER.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// Wait until `done` holds, polling; fail naming `what` after a deadline meant for a very slow
+/// machine (never a measure of speed). For a test that needs another session to have reached
+/// a state — blocked on a lock — before it goes on, instead of sleeping and hoping it has.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

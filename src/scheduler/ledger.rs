@@ -558,7 +558,10 @@ impl Ledger {
 
     /// Record a slot that was never run — `status` `missed` (no node could reach the database
     /// before it was too late) or `skipped` — unless some node recorded the slot already.
-    /// `true` when this call wrote the row.
+    /// `true` when this call wrote the row. A row this node's own claim left `running` without
+    /// ever holding the lease for the slot (the database went away between the claim and the
+    /// lease, or before the `skipped` could be written) is closed with this status: nothing
+    /// else would ever finish it, since no lease names the slot for a takeover.
     pub fn record_not_run(
         &mut self,
         job: &str,
@@ -606,10 +609,36 @@ impl Ledger {
                     .conn
                     .query_rows(&sql, &[Value::Text(job.into()), Value::Text(slot.into())])?;
                 if found.is_empty() {
-                    Err(e)
-                } else {
-                    Ok(false)
+                    return Err(e);
                 }
+                let close = format!(
+                    "UPDATE {run} SET {status} = ?, {finished} = ?, {duration} = 0, {error} = ? \
+                     WHERE {job} = ? AND {slot} = ? AND {node} = ? AND {status} = 'running' \
+                     AND NOT EXISTS (SELECT 1 FROM {lease} WHERE {job} = ? AND {slot} = ?)",
+                    run = self.q(RUN_TABLE),
+                    lease = self.q(LEASE_TABLE),
+                    status = self.q("status"),
+                    finished = self.q("finished_at"),
+                    duration = self.q("duration_ms"),
+                    error = self.q("error"),
+                    job = self.q("job"),
+                    slot = self.q("slot"),
+                    node = self.q("node"),
+                );
+                let closed = self.conn.execute(
+                    &close,
+                    &[
+                        Value::Text(status.into()),
+                        Value::Text(slot_key(now)),
+                        Value::Text(reason.into()),
+                        Value::Text(job.into()),
+                        Value::Text(slot.into()),
+                        Value::Text(self.node.clone()),
+                        Value::Text(job.into()),
+                        Value::Text(slot.into()),
+                    ],
+                )?;
+                Ok(closed > 0)
             }
             Err(e) => Err(e),
         }
@@ -958,6 +987,54 @@ mod tests {
         );
         // The first node's late outcome no longer lands on the row that is node-b's now.
         assert_eq!(a.record_outcome("j", "s1", &fenced).unwrap(), 0);
+    }
+
+    /// A slot this node claimed but never ran — the database went away between the claim and
+    /// the lease (or before the `skipped` was written) until the slot was too late — is closed
+    /// by the deferred record instead of staying `running` for ever (no lease names it, so no
+    /// takeover would ever finish it). Another node's claim, and a claim whose lease names the
+    /// slot (a run going, or one to take over), are left alone.
+    #[test]
+    fn a_not_run_record_closes_this_nodes_own_unleased_claim() {
+        let (_d, mut a, mut b) = ledgers();
+        let t = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let status = |l: &mut Ledger, slot: &str| {
+            let r = l
+                .history(Some("j"), 10)
+                .unwrap()
+                .into_iter()
+                .find(|r| r.slot == slot)
+                .expect("a row");
+            (r.status, r.error.unwrap_or_default())
+        };
+        a.claim("j", "s1", Trigger::Schedule, t).unwrap();
+        assert!(!b
+            .record_not_run("j", "s1", Trigger::Schedule, "missed", "b's view", t)
+            .unwrap());
+        assert_eq!(status(&mut a, "s1"), ("running".into(), String::new()));
+        assert!(a
+            .record_not_run("j", "s1", Trigger::Schedule, "missed", "unreachable", t)
+            .unwrap());
+        assert_eq!(
+            status(&mut a, "s1"),
+            ("missed".into(), "unreachable".into())
+        );
+        assert!(!a
+            .record_not_run("j", "s1", Trigger::Schedule, "skipped", "again", t)
+            .unwrap());
+        assert_eq!(
+            status(&mut a, "s1"),
+            ("missed".into(), "unreachable".into())
+        );
+        // The lease names the slot: a run is going (or its node died and a takeover is due).
+        a.claim("j", "s2", Trigger::Schedule, t).unwrap();
+        a.acquire("j", "s2", 60_000).unwrap().expect("free lease");
+        assert!(!a
+            .record_not_run("j", "s2", Trigger::Schedule, "missed", "no", t)
+            .unwrap());
+        assert_eq!(status(&mut a, "s2").0, "running");
     }
 
     #[test]

@@ -215,7 +215,20 @@ fn try_start(
         Ok(Some(lease)) => Ok(Some((ledger, lease))),
         Ok(None) => {
             let reason = "overlap: the previous run of this job is still going";
-            let _ = ledger.skip(name, key, reason, Utc::now());
+            if ledger.skip(name, key, reason, Utc::now()).is_err() {
+                // The claim would stay `running` for ever: record it once the database answers.
+                ctx.deferred.push(
+                    NotRun {
+                        database: ctx.sched.settings.database.clone(),
+                        job: name.to_string(),
+                        slot: key.to_string(),
+                        trigger,
+                        status: "skipped",
+                        reason: reason.to_string(),
+                    },
+                    &ctx.log,
+                );
+            }
             ctx.log.warn(
                 "slot_skipped",
                 Some(name),

@@ -8,7 +8,7 @@ use chrono::{Local, TimeDelta, Utc};
 use pi_manage::db::{self, Connection, OpenOptions};
 use pi_manage::dburl::DbUrl;
 
-use crate::harness::{ids, insert_audit, insert_challenges};
+use crate::harness::{ids, insert_audit, insert_challenges, wait_for};
 
 struct Install {
     dir: tempfile::TempDir,
@@ -462,27 +462,19 @@ fn sigint_finishes_the_chunk_reports_and_a_rerun_continues() {
     // per transaction leave far more deleting to do than it takes to deliver a signal.
     let mut watch = i.conn();
     let count_sql = "SELECT count(*) FROM pidea_audit";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     let mut child = child;
-    loop {
+    wait_for("the first committed delete", || {
         let left = watch
             .query_i64(count_sql, &[])
             .ok()
             .flatten()
             .unwrap_or(20_000);
-        if left < 20_000 {
-            break;
-        }
         assert!(
-            matches!(child.try_wait(), Ok(None)),
+            left < 20_000 || matches!(child.try_wait(), Ok(None)),
             "the rotation ended before any delete was seen"
         );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no delete ever started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+        (left < 20_000).then_some(())
+    });
     // SAFETY: signalling our own child by its pid.
     assert_eq!(
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },

@@ -309,17 +309,43 @@ pub fn run_task_with_output(
     )
 }
 
-/// Wait (polling) until `done` holds; the deadline is for a very slow machine. `false` when
-/// it never did.
-pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !done() {
-        if std::time::Instant::now() > deadline {
-            return false;
+/// How long a test waits for an event before it fails: long enough for a very slow, loaded
+/// machine. It is never a measure of speed (that is the benchmark's job).
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Wait until `check` returns something, and return it; `None` after [`PATIENCE`]. The one
+/// wait-for-an-event loop of the suite: tests wait for what they need (a ledger row, a log
+/// line, a file, a committed row), never for a fixed time. It polls every millisecond at
+/// first (most events come soon), then less and less often up to every 100 ms, so a long
+/// wait does not take the CPU from the processes it is waiting for.
+pub fn poll_for<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut step = std::time::Duration::from_millis(1);
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(step);
+        step = (step * 2).min(std::time::Duration::from_millis(100));
     }
-    true
+}
+
+/// [`poll_for`], failing the test with `what` when the event never comes.
+pub fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    poll_for(check).unwrap_or_else(|| {
+        panic!(
+            "gave up waiting for {what} (after {} s)",
+            PATIENCE.as_secs()
+        )
+    })
+}
+
+/// [`poll_for`] for a condition: `false` when it never held.
+pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    poll_for(|| done().then_some(())).is_some()
 }
 
 /// A clock in UTC; `clock_at` for other offsets.

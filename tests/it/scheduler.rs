@@ -2,7 +2,6 @@
 //! `pi-manage schedule` processes sharing one database, one of them killed mid-run.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use pi_manage::db::{Connection, Value};
@@ -54,6 +53,49 @@ fn ledger_claims_once_and_leases_exclude_on_every_backend() {
             "{}: database clock off by {skew} ms",
             db.label()
         );
+    }
+}
+
+/// A slot a node claimed but never ran (the database went away between claim and lease) is
+/// closed by that node's deferred `missed` record, on every backend; another node's record,
+/// and a claim whose lease names the slot, leave the row alone.
+#[test]
+fn a_not_run_record_closes_only_the_nodes_own_unleased_claim_on_every_backend() {
+    for db in privacyidea_databases() {
+        let label = db.label();
+        let mut a = Ledger::new(db.connect(), "a").unwrap();
+        let mut b = Ledger::new(db.connect(), "b").unwrap();
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (s1, s2) = ("2026-11-22T12:00:00.000000Z", "2026-11-22T12:01:00.000000Z");
+        let status = |l: &mut Ledger, slot: &str| {
+            l.history(Some("job"), 10)
+                .unwrap()
+                .into_iter()
+                .find(|r| r.slot == slot)
+                .map(|r| r.status)
+        };
+        a.claim("job", s1, Trigger::Schedule, t).unwrap();
+        assert!(
+            !b.record_not_run("job", s1, Trigger::Schedule, "missed", "b", t)
+                .unwrap(),
+            "{label}"
+        );
+        assert!(
+            a.record_not_run("job", s1, Trigger::Schedule, "missed", "unreachable", t)
+                .unwrap(),
+            "{label}"
+        );
+        assert_eq!(status(&mut a, s1).as_deref(), Some("missed"), "{label}");
+        a.claim("job", s2, Trigger::Schedule, t).unwrap();
+        a.acquire("job", s2, 60_000).unwrap().expect("free lease");
+        assert!(
+            !a.record_not_run("job", s2, Trigger::Schedule, "missed", "no", t)
+                .unwrap(),
+            "{label}"
+        );
+        assert_eq!(status(&mut a, s2).as_deref(), Some("running"), "{label}");
     }
 }
 
@@ -159,22 +201,6 @@ fn node(job_dir: &std::path::Path, name: &str, log: &std::path::Path) -> Child {
         .unwrap()
 }
 
-/// Wait until `check` returns something; the deadline is for a very slow machine, not a
-/// measure of speed.
-fn wait_for<T>(label: &str, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{label}: gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The `schedule` processes of a test; any still running when the test ends (a failed
 /// assertion) are killed, so none outlives it.
 struct Nodes(Vec<(String, Child)>);
@@ -258,21 +284,16 @@ pub(crate) fn three_nodes_exactly_once(
     };
     let mut spare = 0;
     let (victim, victim_slot) = loop {
-        let (owner, slot) = wait_for(label, "a run in progress", || {
+        let (i, owner, slot) = wait_for(&format!("{label}: a run in progress"), || {
             // (No ledger yet while the nodes start.)
             let rows = c.query_rows(&running_lease, &[]).ok()?;
-            rows.first().map(|r| {
-                (
-                    r.get(0).as_str().unwrap().to_string(),
-                    r.get(1).as_str().unwrap().to_string(),
-                )
-            })
+            let r = rows.first()?;
+            let owner = r.get(0).as_str().unwrap().to_string();
+            // A node killed in an earlier attempt may still hold an unexpired lease: wait for
+            // a run of a live node.
+            let i = nodes.0.iter().position(|(n, _)| *n == owner)?;
+            Some((i, owner, r.get(1).as_str().unwrap().to_string()))
         });
-        let Some(i) = nodes.0.iter().position(|(n, _)| *n == owner) else {
-            // A node killed in an earlier attempt still holds an unexpired lease.
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
-        };
         let (_, mut child) = nodes.0.remove(i);
         child.kill().unwrap();
         child.wait().unwrap();
@@ -290,24 +311,26 @@ pub(crate) fn three_nodes_exactly_once(
     };
     // Another node takes the killed node's slot over, and the schedule goes on.
     wait_for(
-        label,
-        "the killed node's slot to be taken over and finish",
+        &format!("{label}: the killed node's slot to be taken over and finish"),
         || {
             slot_row(&victim_slot).filter(|r| {
                 r.node != victim && !["running", "lease_lost"].contains(&r.status.as_str())
             })
         },
     );
-    wait_for(label, "three more slots after the takeover", || {
-        let later = Ledger::new(connect(), "check")
-            .unwrap()
-            .history(Some("cleanup"), 1000)
-            .unwrap()
-            .into_iter()
-            .filter(|h| h.slot > victim_slot && h.status != "running")
-            .count();
-        (later >= 3).then_some(())
-    });
+    wait_for(
+        &format!("{label}: three more slots after the takeover"),
+        || {
+            let later = Ledger::new(connect(), "check")
+                .unwrap()
+                .history(Some("cleanup"), 1000)
+                .unwrap()
+                .into_iter()
+                .filter(|h| h.slot > victim_slot && h.status != "running")
+                .count();
+            (later >= 3).then_some(())
+        },
+    );
     for (name, child) in nodes.0.iter_mut() {
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use pi_manage::scheduler::ledger::Ledger;
@@ -53,25 +53,21 @@ impl Node {
 
     /// The address `--metrics-listen …:0` bound, from the `metrics_listening` log line.
     fn metrics_addr(&mut self) -> SocketAddr {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        wait_for("the metrics_listening log line", || {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            for line in log.lines() {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                    continue;
-                };
-                if v["event"] == "metrics_listening" {
-                    let msg = v["message"].as_str().unwrap();
-                    let addr = msg.rsplit("http://").next().unwrap();
-                    return addr.parse().unwrap();
-                }
+            let listening = log
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|v| v["event"] == "metrics_listening");
+            if let Some(v) = listening {
+                let msg = v["message"].as_str().unwrap();
+                return Some(msg.rsplit("http://").next().unwrap().parse().unwrap());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("schedule exited ({status}) before listening:\n{log}");
             }
-            assert!(Instant::now() < deadline, "never listened:\n{log}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            None
+        })
     }
 
     /// SIGTERM, and the exit code.
@@ -208,17 +204,6 @@ fn parse_sample(line: &str) -> (String, Vec<(String, String)>, f64) {
     (name, labels, value)
 }
 
-fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn job_dir(dir: &Path, db: &TestDb, schedule: &str) -> PathBuf {
     let jobs = dir.join("jobs");
     std::fs::create_dir(&jobs).unwrap();
@@ -267,7 +252,7 @@ fn schedule_serves_metrics_and_health_and_reports_an_unreachable_ledger() {
     );
     let addr = node.metrics_addr();
 
-    let health = poll("/healthz 200", || {
+    let health = wait_for("/healthz 200", || {
         let (code, _, body) = get(addr, "/healthz");
         (code == 200).then_some(body)
     });
@@ -276,7 +261,7 @@ fn schedule_serves_metrics_and_health_and_reports_an_unreachable_ledger() {
     let (code, content_type, _) = get(addr, "/metrics");
     assert_eq!(code, 200);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
-    poll("a successful run in /metrics", || {
+    wait_for("a successful run in /metrics", || {
         let s = Scrape::parse(&get(addr, "/metrics").2);
         (s.get(
             "pi_manage_job_runs_total",
@@ -298,7 +283,7 @@ fn schedule_serves_metrics_and_health_and_reports_an_unreachable_ledger() {
 
     // The last run in /metrics is the ledger's; runs keep finishing, so compare a scrape with
     // the ledger read right after it, until both saw the same run.
-    let (scrape, last) = poll("a scrape that matches the ledger", || {
+    let (scrape, last) = wait_for("a scrape that matches the ledger", || {
         let text = get(addr, "/metrics").2;
         let s = Scrape::parse(&text);
         let (last, last_ok) = Ledger::new(db.connect(), "check")
@@ -371,7 +356,7 @@ fn schedule_serves_metrics_and_health_and_reports_an_unreachable_ledger() {
         .unwrap();
     f.sync_all().unwrap();
     drop(f);
-    let reason = poll("/healthz 503", || {
+    let reason = wait_for("/healthz 503", || {
         let (code, _, body) = get(addr, "/healthz");
         (code == 503).then_some(body)
     });
@@ -418,7 +403,7 @@ fn schedule_notifies_systemd_ready_watchdog_and_status() {
             seen.extend(text.lines().map(str::to_string));
         }
     };
-    poll(
+    wait_for(
         "READY=1, two WATCHDOG=1 and a STATUS naming the next job",
         || {
             receive(&mut seen);
@@ -432,7 +417,7 @@ fn schedule_notifies_systemd_ready_watchdog_and_status() {
     );
     // SAFETY: signalling our own child by its pid.
     unsafe { libc::kill(node.child.id() as libc::pid_t, libc::SIGTERM) };
-    poll("STOPPING=1", || {
+    wait_for("STOPPING=1", || {
         receive(&mut seen);
         seen.iter().any(|l| l == "STOPPING=1").then_some(())
     });
@@ -478,7 +463,7 @@ fn schedule_is_not_ready_for_systemd_while_the_ledger_is_unreachable() {
     );
     let mut seen: Vec<String> = Vec::new();
     // READY=1 would come before the status line of the same turn of the loop.
-    poll("the 'waiting for the run ledger' status", || {
+    wait_for("the 'waiting for the run ledger' status", || {
         let mut buf = [0u8; 4096];
         if let Ok(n) = socket.recv(&mut buf) {
             seen.extend(

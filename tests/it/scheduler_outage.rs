@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use pi_manage::dburl::DbUrl;
@@ -59,18 +58,6 @@ fn events(log: &Path) -> Vec<serde_json::Value> {
 
 fn field<'a>(e: &'a serde_json::Value, name: &str) -> &'a str {
     e.get(name).and_then(|v| v.as_str()).unwrap_or_default()
-}
-
-/// Wait until `check` returns something; fail after a deadline meant for a very slow machine.
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn history(url: &DbUrl, job: &str) -> Vec<RunRecord> {
