@@ -214,3 +214,70 @@ fn each_slot_runs_only_its_due_tasks_and_is_claimed_once_across_two_nodes() {
         );
     }
 }
+
+/// `jobs/privacyidea-crontab.yaml` runs each task as often as its crontab line did: over one
+/// day, the periodic tasks in each of the 288 five-minute slots, the challenge cleanup hourly,
+/// every other task once, at its line's time.
+#[test]
+fn the_crontab_job_runs_each_task_on_its_lines_schedule() {
+    use pi_manage::scheduler::job_schedule::JobSchedule;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/privacyidea-crontab.yaml");
+    let job = pi_manage::job::check::load_job(Path::new(path)).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert!(job.warnings.is_empty(), "{:?}", job.warnings);
+    let sched = JobSchedule::of_job(&job.file).unwrap().expect("scheduled");
+    let tz = chrono_tz::Tz::UTC;
+    let day: DateTime<Utc> = clock_at("2026-03-01T00:00:00+00:00").now_utc().and_utc();
+    let slots = sched.slots_between(
+        day - TimeDelta::seconds(1),
+        day + TimeDelta::hours(24) - TimeDelta::seconds(1),
+        tz,
+        10_000,
+    );
+    assert_eq!(slots.len(), 288);
+    let mut runs: Vec<(String, Vec<String>)> = job
+        .tasks
+        .iter()
+        .map(|t| (t.name().to_string(), Vec::new()))
+        .collect();
+    for s in &slots {
+        for i in sched.tasks_at(*s, tz) {
+            runs[i].1.push(s.format("%H:%M").to_string());
+        }
+    }
+    let count = |name: &str| {
+        runs.iter()
+            .find(|r| r.0 == name)
+            .map(|r| r.1.len())
+            .unwrap()
+    };
+    assert_eq!(count("periodic-tasks"), 288);
+    assert_eq!(count("expired-challenges"), 24);
+    let once: Vec<(&str, &[String])> = runs
+        .iter()
+        .filter(|r| r.1.len() == 1)
+        .map(|r| (r.0.as_str(), r.1.as_slice()))
+        .collect();
+    let at = |t: &str| vec![t.to_string()];
+    assert_eq!(
+        once,
+        [
+            ("expired-remembered-devices", at("00:00").as_slice()),
+            ("audit-watermarks", at("02:00").as_slice()),
+            ("expired-user-cache", at("04:00").as_slice()),
+            ("old-metrics", at("03:00").as_slice()),
+            ("unused-authcache", at("03:00").as_slice()),
+            ("expired-conditional-access", at("03:00").as_slice()),
+        ]
+    );
+    // The 02:00 slot runs its three tasks in file order.
+    let two = clock_at("2026-03-01T02:00:00+00:00").now_utc().and_utc();
+    let names: Vec<&str> = sched
+        .tasks_at(two, tz)
+        .into_iter()
+        .map(|i| job.tasks[i].name())
+        .collect();
+    assert_eq!(
+        names,
+        ["periodic-tasks", "expired-challenges", "audit-watermarks"]
+    );
+}
