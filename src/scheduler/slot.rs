@@ -395,6 +395,16 @@ pub fn execute_job(
     let name = sched.name();
     let key = slot_key(slot);
     let due = sched.expr.tasks_at(slot, sched.tz);
+    if due.is_empty() {
+        // A slot taken over from a node that ran other job files (changed schedules).
+        ctx.log.warn(
+            "no_task_due",
+            Some(name),
+            Some(&key),
+            "no task of this job is due at this slot (its schedules have changed?); nothing to run"
+                .into(),
+        );
+    }
     let mut attempt = 0;
     let report = loop {
         attempt += 1;
