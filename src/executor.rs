@@ -59,11 +59,12 @@ pub struct Runtime<'a> {
     pub open: OpenOptions,
 }
 
-/// Run `tasks` of the job `job` against the installation `settings` describes.
-pub fn run_tasks(
+/// Run `tasks` of the job `job` against the installation `settings` describes: all of a job's
+/// tasks (`&job.tasks`), or those of a scheduled slot (an iterator over some of them).
+pub fn run_tasks<'t>(
     job: &str,
     file: &str,
-    tasks: &[Task],
+    tasks: impl IntoIterator<Item = &'t Task>,
     settings: &Settings,
     opts: &RunOptions,
     rt: &Runtime<'_>,
@@ -79,10 +80,10 @@ pub fn run_tasks(
 
 /// Like [`run_tasks`], with databases supplied by the caller (tests, benchmarks).
 #[allow(clippy::too_many_arguments)]
-pub fn run_with_databases(
+pub fn run_with_databases<'t>(
     job: &str,
     file: &str,
-    tasks: &[Task],
+    tasks: impl IntoIterator<Item = &'t Task>,
     settings: &Settings,
     databases: &mut Databases,
     opts: &RunOptions,

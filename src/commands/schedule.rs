@@ -19,7 +19,8 @@ fn duration(flag: &str, text: &str) -> Result<Duration, AppError> {
     Duration::parse(text).map_err(|e| AppError::Usage(format!("{flag}: {e}")))
 }
 
-/// `schedule --list --output json`: each job with its schedule and next fire times.
+/// `schedule --list --output json`: each job with its schedule and next fire times, its
+/// schedules with the tasks on each, and which tasks each of those times runs.
 fn upcoming_json(
     jobs: &[daemon::Scheduled],
     now: chrono::DateTime<chrono::Utc>,
@@ -29,20 +30,31 @@ fn upcoming_json(
         .iter()
         .map(|s| {
             let mut next = Vec::new();
+            let mut runs = Vec::new();
             let mut t = now;
             for _ in 0..count {
                 let Some(n) = s.expr.next_after(t, s.tz) else {
                     break;
                 };
-                next.push(n.with_timezone(&s.tz).to_rfc3339());
+                let at = n.with_timezone(&s.tz).to_rfc3339();
+                runs.push(serde_json::json!({"at": at, "tasks": s.task_names_at(n)}));
+                next.push(at);
                 t = n;
             }
+            let schedules: Vec<serde_json::Value> = s
+                .expr
+                .parts()
+                .into_iter()
+                .map(|(expr, tasks)| serde_json::json!({"schedule": expr, "tasks": tasks}))
+                .collect();
             serde_json::json!({
                 "job": s.name(),
                 "file": s.job.path.display().to_string(),
                 "schedule": s.expr.to_string(),
                 "timezone": s.tz.name(),
                 "next": next,
+                "schedules": schedules,
+                "runs": runs,
             })
         })
         .collect();
@@ -190,11 +202,15 @@ pub fn history(globals: &Globals, args: &HistoryArgs) -> Result<i32, AppError> {
                     r.duration_ms
                         .map(|d| format!("{d} ms"))
                         .unwrap_or_else(|| "-".into()),
-                    [r.error.as_ref(), r.note.as_ref()]
-                        .into_iter()
-                        .flatten()
-                        .map(|t| format!("  {t}"))
-                        .collect::<String>()
+                    [
+                        (!r.tasks.is_empty()).then(|| format!("tasks: {}", r.tasks.join(", "))),
+                        r.error.clone(),
+                        r.note.clone(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| format!("  {t}"))
+                    .collect::<String>()
                 ));
             }
         }

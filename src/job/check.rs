@@ -119,23 +119,32 @@ fn out_of_range_values(source: &Source) -> Vec<Diagnostic> {
     found
 }
 
-/// The cron expression and time zone, read from the raw document so that their errors are
-/// reported even when the schema check found others.
+/// The cron expressions (the job's and each task's) and the time zone, read from the raw
+/// document so that their errors are reported even when the schema check found others.
 fn check_schedule(source: &Source, diags: &mut Vec<Diagnostic>) {
     let path = &source.path;
     let err = |ptr: &str, msg: String| Diagnostic::error(path, source.pos(ptr), ptr, msg);
-    if let Some(expr) = source.value.get("schedule").and_then(|v| v.as_str()) {
-        let with_seconds = source.value.get("schedule_seconds") == Some(&true.into());
+    let with_seconds = source.value.get("schedule_seconds") == Some(&true.into());
+    let mut pointers = vec!["/schedule".to_string()];
+    if let Some(tasks) = source.value.get("tasks").and_then(|t| t.as_array()) {
+        pointers.extend((0..tasks.len()).map(|i| format!("/tasks/{i}/schedule")));
+    }
+    for ptr in pointers {
+        let Some(expr) = source.value.pointer(&ptr).and_then(|v| v.as_str()) else {
+            continue;
+        };
         let parsed = if with_seconds {
             CronExpr::parse_with_seconds(expr)
         } else {
             CronExpr::parse(expr)
         };
         if let Err(e) = parsed {
-            diags.push(
-                err("/schedule", format!("invalid schedule '{expr}': {e}"))
-                    .with_hint("write 5 fields, e.g. '30 2 * * *' for 02:30 every day, or @daily"),
-            );
+            let hint = if with_seconds {
+                "write 6 fields (schedule_seconds is true), e.g. '0 30 2 * * *' for 02:30 every day"
+            } else {
+                "write 5 fields, e.g. '30 2 * * *' for 02:30 every day, or @daily"
+            };
+            diags.push(err(&ptr, format!("invalid schedule '{expr}': {e}")).with_hint(hint));
         }
     }
     if let Some(tz) = source.value.get("timezone").and_then(|v| v.as_str()) {
@@ -148,6 +157,47 @@ fn check_schedule(source: &Source, diags: &mut Vec<Diagnostic>) {
             };
             diags.push(d);
         }
+    }
+}
+
+/// How the job's schedule and the tasks' fit together: when some tasks have a schedule of
+/// their own, a task without one runs on the job's, so the job needs one (else the scheduler
+/// would never run that task); a job schedule no task runs on is pointed out.
+fn check_task_schedules(file: &JobFile, source: &Source, diags: &mut Vec<Diagnostic>) {
+    let own = file.tasks.iter().filter(|t| t.schedule.is_some()).count();
+    if own == 0 {
+        return;
+    }
+    if file.schedule.is_none() {
+        for (i, t) in file.tasks.iter().enumerate() {
+            if t.schedule.is_none() {
+                let ptr = format!("/tasks/{i}");
+                diags.push(
+                    Diagnostic::error(
+                        &source.path,
+                        source.pos(&ptr),
+                        &ptr,
+                        format!(
+                            "task '{}' has no schedule, and the job has none for it to run on: `pi-manage schedule` would never run it",
+                            t.name()
+                        ),
+                    )
+                    .with_hint("give the task a 'schedule', or give the job one"),
+                );
+            }
+        }
+    } else if own == file.tasks.len() {
+        diags.push(
+            Diagnostic::warning(
+                &source.path,
+                source.pos("/schedule"),
+                "/schedule",
+                "every task has a schedule of its own, so no task runs on the job's schedule",
+            )
+            .with_hint(
+                "remove the job's 'schedule', or the schedule of the tasks that should run on it",
+            ),
+        );
     }
 }
 
@@ -257,6 +307,8 @@ pub fn check_job_text(path: &Path, text: &str) -> Result<ValidJob, Vec<Diagnosti
             }
         }
     }
+
+    check_task_schedules(&file, &source, &mut diags);
 
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut prepared = Vec::new();

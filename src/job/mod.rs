@@ -5,6 +5,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod duration;
+pub mod job_task;
 pub mod model;
 pub mod schema;
 pub mod schema_editor;

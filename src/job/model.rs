@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::duration::Duration;
+pub use super::job_task::JobTask;
 
 /// A pi-manage job file: a maintenance plan for one privacyIDEA installation, run once with
 /// `pi-manage run` or on its `schedule` by `pi-manage schedule`.
@@ -32,16 +33,19 @@ pub struct JobFile {
     /// `--picfg`, `PRIVACYIDEA_CONFIGFILE` or `/etc/privacyidea/pi.cfg` is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<ConnectionSpec>,
-    /// When `pi-manage schedule` runs this plan: a 5-field cron expression
+    /// When `pi-manage schedule` runs this plan's tasks: a 5-field cron expression
     /// (`minute hour day-of-month month day-of-week`, e.g. `30 2 * * *`) or one of
-    /// `@hourly`, `@daily`, `@weekly`, `@monthly`. Ignored by `pi-manage run`.
+    /// `@hourly`, `@daily`, `@weekly`, `@monthly`. A task with a `schedule` of its own runs on
+    /// that one instead; when every task has its own, this may be left out. Ignored by
+    /// `pi-manage run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
-    /// The IANA time zone the schedule is read in (e.g. `Europe/Berlin`). Default: the host's.
+    /// The IANA time zone the schedules are read in (e.g. `Europe/Berlin`). Default: the host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
-    /// The schedule has a leading seconds field (6 fields: `*/10 * * * * *`). Off by default,
-    /// so a 6-field line copied from another tool is an error rather than a surprise.
+    /// The schedules (the job's and the tasks') have a leading seconds field (6 fields:
+    /// `*/10 * * * * *`). Off by default, so a 6-field line copied from another tool is an
+    /// error rather than a surprise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub schedule_seconds: bool,
     /// After downtime: `once` (default) runs the most recent missed slot once, if it is not
@@ -58,9 +62,10 @@ pub struct JobFile {
     /// Compute and report what every task would do, and change nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dryrun: bool,
-    /// The tasks, run in this order. A failing task stops the plan.
+    /// The tasks, run in this order. A failing task stops the plan. A task may carry its own
+    /// `schedule`; a scheduled run runs the tasks due at its time.
     #[schemars(length(min = 1))]
-    pub tasks: Vec<TaskSpec>,
+    pub tasks: Vec<JobTask>,
 }
 
 /// What the scheduler does with slots missed while no node was running.

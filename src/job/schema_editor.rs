@@ -165,6 +165,10 @@ pub fn annotate(schema: &mut Value) {
     }
     if let Some(Value::Array(kinds)) = schema.pointer_mut("/definitions/TaskSpec/oneOf") {
         for kind in kinds.iter_mut() {
+            // Every kind takes the fields of a job file's task entry (`JobTask`).
+            if let Some(Value::Object(props)) = kind.get_mut("properties") {
+                props.insert("schedule".into(), super::job_task::schedule_property());
+            }
             annotate_kind(kind, &definitions);
         }
     }
@@ -354,9 +358,13 @@ fn annotate_kind(kind: &mut Value, definitions: &Value) {
         .as_object()
         .map(|p| p.keys().filter(|k| *k != "kind").cloned().collect())
         .unwrap_or_default();
-    // The example: the required fields, else the first field that is not `name`.
+    // The example: the required fields, else the first of the kind's own fields.
     let shown: Vec<&String> = if required.is_empty() {
-        fields.iter().filter(|f| *f != "name").take(1).collect()
+        fields
+            .iter()
+            .filter(|f| *f != "name" && *f != "schedule")
+            .take(1)
+            .collect()
     } else {
         required.iter().collect()
     };

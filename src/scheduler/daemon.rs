@@ -18,8 +18,8 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use super::cron::CronExpr;
 use super::deferred::{Deferred, NotRun};
+use super::job_schedule::JobSchedule;
 use super::ledger::{slot_key, Ledger, Trigger};
 use super::metrics::{JobTick, SchedulerMetrics};
 use super::slot::{self, SlotContext};
@@ -56,7 +56,8 @@ pub struct ScheduleOptions {
 pub struct Scheduled {
     pub job: ValidJob,
     pub settings: Settings,
-    pub expr: CronExpr,
+    /// The job's schedule and its tasks' own: when it runs, and which tasks each slot runs.
+    pub expr: JobSchedule,
     pub tz: Tz,
     pub max_lateness: TimeDelta,
 }
@@ -64,6 +65,15 @@ pub struct Scheduled {
 impl Scheduled {
     pub fn name(&self) -> &str {
         &self.job.file.name
+    }
+
+    /// The names of the tasks `slot` runs, in file order.
+    pub fn task_names_at(&self, slot: DateTime<Utc>) -> Vec<&str> {
+        self.expr
+            .tasks_at(slot, self.tz)
+            .into_iter()
+            .filter_map(|i| self.job.tasks.get(i).map(|t| t.name()))
+            .collect()
     }
 }
 
@@ -128,31 +138,26 @@ pub fn load(
             }
         };
         warnings.extend(job.warnings.clone());
-        let Some(text) = job.file.schedule.clone() else {
-            warnings.push(Diagnostic::warning(
-                &f,
-                crate::job::source::Pos { line: 1, column: 1 },
-                "",
-                "no schedule: the scheduler ignores this job file",
-            ));
-            continue;
-        };
-        if let Some(other) = names.insert(job.file.name.clone(), f.clone()) {
-            problems.push(format!("{}: job name '{}' is also used by {}; job names must be unique (the run ledger is keyed by them)", f.display(), job.file.name, other.display()));
-            continue;
-        }
-        let expr = if job.file.schedule_seconds {
-            CronExpr::parse_with_seconds(&text)
-        } else {
-            CronExpr::parse(&text)
-        };
-        let expr = match expr {
-            Ok(e) => e,
+        let expr = match JobSchedule::of_job(&job.file) {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                warnings.push(Diagnostic::warning(
+                    &f,
+                    crate::job::source::Pos { line: 1, column: 1 },
+                    "",
+                    "no schedule: the scheduler ignores this job file",
+                ));
+                continue;
+            }
             Err(e) => {
                 problems.push(format!("{}: {e}", f.display()));
                 continue;
             }
         };
+        if let Some(other) = names.insert(job.file.name.clone(), f.clone()) {
+            problems.push(format!("{}: job name '{}' is also used by {}; job names must be unique (the run ledger is keyed by them)", f.display(), job.file.name, other.display()));
+            continue;
+        }
         let tz = match &job.file.timezone {
             Some(name) => Tz::from_str(name).unwrap_or(Tz::UTC),
             None => host_timezone(),
@@ -201,7 +206,13 @@ pub fn upcoming(jobs: &[Scheduled], now: DateTime<Utc>, count: usize) -> Vec<Str
         for _ in 0..count {
             match s.expr.next_after(t, s.tz) {
                 Some(n) => {
-                    lines.push(format!("  {}", n.with_timezone(&s.tz).to_rfc3339()));
+                    let at = n.with_timezone(&s.tz).to_rfc3339();
+                    // A job whose tasks have schedules of their own: which tasks each slot runs.
+                    if s.expr.is_single() {
+                        lines.push(format!("  {at}"));
+                    } else {
+                        lines.push(format!("  {at}  {}", s.task_names_at(n).join(", ")));
+                    }
                     t = n;
                 }
                 None => {

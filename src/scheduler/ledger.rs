@@ -94,6 +94,22 @@ pub struct RunRecord {
     /// What else history should show: a takeover (from which node), a run that completed after
     /// losing its lease, what a node that lost the slot did before it stopped.
     pub note: Option<String>,
+    /// The tasks the run ran, in order (from its report; empty while it runs and for slots
+    /// that did not run). With per-task schedules, a slot runs only the tasks due then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<String>,
+}
+
+/// The task names of a run's report (the executor's JSON list of task outcomes).
+fn report_tasks(report: Option<&str>) -> Vec<String> {
+    let Some(list) = report.and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok()) else {
+        return Vec::new();
+    };
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_string))
+        .collect()
 }
 
 /// How a run ended, as recorded in its row.
@@ -722,6 +738,7 @@ impl Ledger {
             "rows_affected",
             "error",
             "note",
+            "report",
         ];
         let mut select: Vec<String> = cols.iter().map(|c| self.q(c)).collect();
         if !self.has_note {
@@ -750,6 +767,7 @@ impl Ledger {
                 rows_affected: r.get(9).as_i64(),
                 error: text(r.get(10)),
                 note: text(r.get(11)),
+                tasks: report_tasks(r.get(12).as_str()),
             })
             .collect())
     }

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::cron::CronExpr;
 use super::exposition::{Exposition, Kind};
+use super::job_schedule::JobSchedule;
 use super::ledger::RunRecord;
 use crate::schedule_log::Event;
 
@@ -94,7 +94,7 @@ pub struct SchedulerMetrics {
 pub struct JobTick<'a> {
     pub name: &'a str,
     pub next: Option<DateTime<Utc>>,
-    pub expr: &'a CronExpr,
+    pub expr: &'a JobSchedule,
     pub tz: Tz,
 }
 
@@ -400,6 +400,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::cron::CronExpr;
 
     fn event(event: &'static str, job: &str) -> Event {
         Event {
@@ -411,6 +412,7 @@ mod tests {
     }
 
     fn tick(m: &SchedulerMetrics, expr: &CronExpr) {
+        let expr = &JobSchedule::from(expr.clone());
         let next = expr.next_after(Utc::now(), Tz::UTC);
         m.tick([JobTick {
             name: "nightly",
@@ -447,6 +449,7 @@ mod tests {
             rows_affected: Some(42),
             error: None,
             note: None,
+            tasks: Vec::new(),
         };
         m.ledger_reached(
             "nightly",

@@ -395,9 +395,9 @@ fn timer(
     }))
 }
 
-/// The scheduler's work for a slot: the job's tasks through the executor, retried (up to three
-/// times, 10 s, 20 s, 40 s apart) while the database cannot be reached and the slot is within
-/// `max_lateness`.
+/// The scheduler's work for a slot: the job's tasks due at `slot` (all of them unless tasks
+/// have schedules of their own) through the executor, retried (up to three times, 10 s, 20 s,
+/// 40 s apart) while the database cannot be reached and the slot is within `max_lateness`.
 pub fn execute_job(
     ctx: &SlotContext,
     slot: DateTime<Utc>,
@@ -407,6 +407,17 @@ pub fn execute_job(
     let sched = &ctx.sched;
     let name = sched.name();
     let key = slot_key(slot);
+    let due = sched.expr.tasks_at(slot, sched.tz);
+    if due.is_empty() {
+        // A slot taken over from a node that ran other job files (changed schedules).
+        ctx.log.warn(
+            "no_task_due",
+            Some(name),
+            Some(&key),
+            "no task of this job is due at this slot (its schedules have changed?); nothing to run"
+                .into(),
+        );
+    }
     let mut attempt = 0;
     let report = loop {
         attempt += 1;
@@ -423,7 +434,7 @@ pub fn execute_job(
         let report = executor::run_tasks(
             name,
             &sched.job.path.display().to_string(),
-            &sched.job.tasks,
+            due.iter().filter_map(|&i| sched.job.tasks.get(i)),
             &sched.settings,
             &ropts,
             &rt,

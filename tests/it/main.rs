@@ -42,6 +42,7 @@ mod scheduler_outage;
 mod schema;
 mod script_output;
 mod systemd_units;
+mod task_schedules;
 mod tls;
 mod tls_servers;
 mod unix_sockets;
