@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::app::{AppError, Globals};
 use crate::cli::{
     ConfigExportArgs, ConfigFormatArg, ConfigImportArgs, PolicyCommand, PolicyCreateArgs,
 };
+use crate::commands::context::{AppError, Globals};
 use crate::db::OpenOptions;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::source::Pos;
