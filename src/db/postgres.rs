@@ -530,25 +530,7 @@ fn decode_interval(raw: &[u8]) -> Result<String, BoxError> {
 fn python_timedelta(micros: i64, days: i32, months: i32) -> String {
     const DAY: i128 = 86_400_000_000;
     let total_days = (months / 12) as i128 * 365 + (months % 12) as i128 * 30 + days as i128;
-    let total = total_days * DAY + micros as i128;
-    let d = total.div_euclid(DAY);
-    let rem = total.rem_euclid(DAY);
-    let (secs, us) = (rem / 1_000_000, rem % 1_000_000);
-    let mut out = String::new();
-    if d != 0 {
-        let plural = if d.abs() != 1 { "s" } else { "" };
-        out.push_str(&format!("{d} day{plural}, "));
-    }
-    out.push_str(&format!(
-        "{}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    ));
-    if us != 0 {
-        out.push_str(&format!(".{us:06}"));
-    }
-    out
+    crate::pytext::timedelta_str_micros(total_days * DAY + micros as i128)
 }
 
 fn format_uuid(raw: &[u8]) -> Result<String, BoxError> {

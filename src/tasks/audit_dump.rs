@@ -243,7 +243,7 @@ impl AuditDumpTask {
         let conn = ctx.databases.audit()?;
         out.database = Some(conn.target());
         if let Some(s) = since {
-            out.cutoff = Some(format!("date >= {}", crate::clock::python_datetime_str(&s)));
+            out.cutoff = Some(format!("date >= {}", crate::pytext::datetime_str(&s)));
         }
         if ctx.dry_run {
             let n = dump::count(conn, since)?;

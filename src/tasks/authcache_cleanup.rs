@@ -10,12 +10,12 @@ use super::{
     KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
     TaskStatus,
 };
-use crate::clock::python_datetime_str;
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::Duration;
 use crate::policy::model::{parse_actions, py_strip};
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "authcache_cleanup";
@@ -198,7 +198,7 @@ impl AuthcacheCleanupTask {
                         ctx.output,
                         format!(
                             "Ignoring the invalid auth_cache value {} of the policies {}.",
-                            super::audit_rotate::py_repr_str(value),
+                            crate::pytext::str_repr(value),
                             names.join(", ")
                         ),
                     );
@@ -220,7 +220,7 @@ impl AuthcacheCleanupTask {
         let cutoff = now
             .checked_sub_signed(age)
             .unwrap_or(chrono::NaiveDateTime::MIN);
-        out.cutoff = Some(format!("last_auth < {}", python_datetime_str(&cutoff)));
+        out.cutoff = Some(format!("last_auth < {}", datetime_str(&cutoff)));
         let plan = DeletePlan {
             table: TABLE,
             pk: "id",

@@ -12,11 +12,11 @@ use super::{
     KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
     TaskStatus,
 };
-use crate::clock::python_datetime_str;
 use crate::db::delete::{self, DeletePlan};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::Duration;
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "authlog_cleanup";
@@ -118,7 +118,7 @@ impl AuthlogCleanupTask {
         let d = conn.dialect();
         let old_parents = format!("{} < ?", d.quote("timestamp"));
         let params = vec![Value::DateTime(cutoff)];
-        out.cutoff = Some(format!("timestamp < {}", python_datetime_str(&cutoff)));
+        out.cutoff = Some(format!("timestamp < {}", datetime_str(&cutoff)));
         let age = age_words(self.older_than);
         let parent_plan = DeletePlan {
             table: PARENT,

@@ -10,10 +10,10 @@ use super::{
     KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
     TaskStatus,
 };
-use crate::clock::python_datetime_str;
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "conditional_access_purge";
@@ -102,7 +102,7 @@ impl ConditionalAccessPurgeTask {
         let tables = self.tables();
         let names: Vec<&str> = tables.iter().map(|t| t.0).collect();
         super::require_tables(conn, &names)?;
-        out.cutoff = Some(format!("expires_at <= {}", python_datetime_str(&now)));
+        out.cutoff = Some(format!("expires_at <= {}", datetime_str(&now)));
         let d = conn.dialect();
         let mut total = 0;
         for (table, column, noun) in tables {
@@ -204,7 +204,7 @@ pub fn list_in_force(
                     let v = r.get(i);
                     let text = if *label == "expires" {
                         match v.as_datetime() {
-                            Some(t) => python_datetime_str(&t).replacen(' ', "T", 1),
+                            Some(t) => crate::pytext::isoformat(&t),
                             None => "permanent".to_string(),
                         }
                     } else {

@@ -9,11 +9,11 @@ use super::{
     KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
     TaskStatus,
 };
-use crate::clock::python_datetime_str;
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::Duration;
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "metrics_cleanup";
@@ -113,7 +113,7 @@ impl MetricsCleanupTask {
         let conn = ctx.databases.main()?;
         out.database = Some(conn.target());
         super::require_tables(conn, &[TABLE])?;
-        out.cutoff = Some(format!("window_start < {}", python_datetime_str(&cutoff)));
+        out.cutoff = Some(format!("window_start < {}", datetime_str(&cutoff)));
         let plan = DeletePlan {
             table: TABLE,
             pk: "id",

@@ -21,7 +21,7 @@ use crate::job::diagnostic::Diagnostic;
 use crate::periodic::node::{node_name, node_uuid};
 use crate::periodic::runner::{self, CronSink, Printer, RunContext, TaskRun};
 use crate::periodic::store;
-use crate::tasks::audit_rotate::py_repr_str;
+use crate::pytext::str_repr;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "periodic_tasks";
@@ -199,7 +199,7 @@ impl PeriodicTasksTask {
                 if dry_run {
                     p.out_line(&format!(
                         "Not running {} because of the dry run.",
-                        py_repr_str(name)
+                        str_repr(name)
                     ));
                     p.finish();
                     out.status = TaskStatus::DryRun;
@@ -217,7 +217,7 @@ impl PeriodicTasksTask {
                 for i in &run.ignored {
                     notes.push(format!(
                         "Ignoring periodic task {}: {}",
-                        py_repr_str(&i.task),
+                        str_repr(&i.task),
                         i.reason
                     ));
                 }

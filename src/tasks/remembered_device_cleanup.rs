@@ -6,10 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite};
-use crate::clock::python_datetime_str;
 use crate::db::delete::DeletePlan;
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "remembered_device_cleanup";
@@ -71,7 +71,7 @@ impl RememberedDeviceCleanupTask {
         let conn = ctx.databases.main()?;
         out.database = Some(conn.target());
         super::require_tables(conn, &[TABLE])?;
-        out.cutoff = Some(format!("expires_at < {}", python_datetime_str(&now)));
+        out.cutoff = Some(format!("expires_at < {}", datetime_str(&now)));
         let plan = DeletePlan {
             table: TABLE,
             pk: "series_id",

@@ -4,7 +4,6 @@
 //! cache and nothing is deleted). `usercache.timestamp` is local time (reference/schema.md),
 //! so the cutoff is the local now minus the expiration. privacyIDEA's lines, without its banner.
 
-use chrono::NaiveDateTime;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -12,10 +11,10 @@ use super::{
     KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
     TaskStatus,
 };
-use crate::clock::python_datetime_str;
 use crate::db::delete::delete_ids;
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::Diagnostic;
+use crate::pytext::{datetime_str, isoformat};
 
 /// The `kind` string of job files.
 pub const KIND: &str = "usercache_cleanup";
@@ -87,11 +86,6 @@ pub fn cache_seconds(conn: &mut dyn Connection) -> Result<i64, TaskError> {
     Ok(t.parse::<i64>().unwrap_or(0))
 }
 
-/// Python's `datetime.isoformat()` of a naive datetime.
-fn isoformat(dt: &NaiveDateTime) -> String {
-    python_datetime_str(dt).replacen(' ', "T", 1)
-}
-
 /// privacyIDEA's `'{:<5} {:<10} {:<10} {:<30} {:<10}'` (a NULL shows as `None`).
 fn list_line(cols: [&str; 5]) -> String {
     format!(
@@ -128,7 +122,7 @@ impl UsercacheCleanupTask {
                     "the user cache expiration {seconds} (config {EXPIRATION_KEY}) is out of range"
                 ))
             })?;
-        out.cutoff = Some(format!("timestamp < {}", python_datetime_str(&cutoff)));
+        out.cutoff = Some(format!("timestamp < {}", datetime_str(&cutoff)));
         out.say(ctx.output, "Expired entries:".into());
         let d = conn.dialect();
         let q = |c: &str| d.quote(c);
