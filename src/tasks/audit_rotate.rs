@@ -18,7 +18,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use fancy_regex::Regex;
 use serde_json::Value as Json;
 
-use super::{TaskContext, TaskFailure, TaskOutcome, TaskSite, TaskStatus};
+use super::{TaskContext, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan};
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::{did_you_mean, Diagnostic};
@@ -658,19 +658,7 @@ impl<'r> RulesScan<'r> {
     }
 }
 
-impl super::TaskKind for AuditRotateTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AuditRotateTask);
 
 /// privacyIDEA prints the age in whole days; durations that are not whole days keep their unit.
 fn age_in_days(age: Duration) -> String {

@@ -6,10 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::Diagnostic;
@@ -61,19 +58,7 @@ impl KindSpec for AuthcacheCleanup {
     }
 }
 
-impl TaskKind for AuthcacheCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AuthcacheCleanupTask);
 
 /// privacyIDEA's `parse_timedelta`: `[+-]N` with unit s, m, h, d or y (365 days), spaces
 /// allowed around the parts; `None` when it does not parse.

@@ -8,10 +8,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
@@ -86,19 +83,7 @@ impl KindSpec for AuthlogCleanup {
     }
 }
 
-impl TaskKind for AuthlogCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AuthlogCleanupTask);
 
 /// `30 days` for whole days (privacyIDEA's wording), else the duration as written.
 fn age_words(age: Duration) -> String {

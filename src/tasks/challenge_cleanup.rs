@@ -2,7 +2,7 @@
 //! challenges (`expiration < now`), or with `older_than` those created longer ago
 //! (`timestamp < now - age`). Challenge timestamps are naive UTC (reference/schema.md §7).
 
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskSite};
+use super::{TaskContext, TaskError, TaskOutcome, TaskSite};
 use crate::db::delete::DeletePlan;
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
@@ -89,19 +89,7 @@ impl ChallengeCleanupTask {
     }
 }
 
-impl super::TaskKind for ChallengeCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(ChallengeCleanupTask);
 
 impl super::KindSpec for ChallengeCleanup {
     const KIND: &'static str = KIND;

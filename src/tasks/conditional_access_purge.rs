@@ -6,10 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
@@ -69,19 +66,7 @@ impl KindSpec for ConditionalAccessPurge {
     }
 }
 
-impl TaskKind for ConditionalAccessPurgeTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(ConditionalAccessPurgeTask);
 
 impl ConditionalAccessPurgeTask {
     fn tables(&self) -> Vec<(&'static str, &'static str, &'static str)> {

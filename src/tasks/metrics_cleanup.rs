@@ -5,10 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
@@ -84,19 +81,7 @@ impl KindSpec for MetricsCleanup {
     }
 }
 
-impl TaskKind for MetricsCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(MetricsCleanupTask);
 
 /// `24 hours` for whole hours (privacyIDEA's wording), else the duration as written.
 fn age_words(age: Duration) -> String {

@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskOutput,
-    TaskSite, TaskStatus,
+    KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskOutput, TaskSite, TaskStatus,
 };
 use crate::job::diagnostic::Diagnostic;
 use crate::periodic::node::{node_name, node_uuid};
@@ -123,19 +122,7 @@ impl KindSpec for PeriodicTasks {
     }
 }
 
-impl TaskKind for PeriodicTasksTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(PeriodicTasksTask);
 
 /// privacyidea-cron's stdout and stderr lines, into the task's report.
 struct Lines<'a> {

@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite};
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite};
 use crate::db::delete::DeletePlan;
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
@@ -51,19 +51,7 @@ impl KindSpec for RememberedDeviceCleanup {
     }
 }
 
-impl TaskKind for RememberedDeviceCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(RememberedDeviceCleanupTask);
 
 impl RememberedDeviceCleanupTask {
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {

@@ -7,10 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::delete_ids;
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::Diagnostic;
@@ -50,19 +47,7 @@ impl KindSpec for UsercacheCleanup {
     }
 }
 
-impl TaskKind for UsercacheCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(UsercacheCleanupTask);
 
 /// The cache lifetime in seconds as privacyIDEA's `get_cache_time` reads it: Python's `int()`
 /// of the stored text (surrounding whitespace allowed), 0 when missing or not an integer.
