@@ -85,15 +85,6 @@ impl KindSpec for AuthlogCleanup {
 
 super::task_kind!(AuthlogCleanupTask);
 
-/// `30 days` for whole days (privacyIDEA's wording), else the duration as written.
-fn age_words(age: Duration) -> String {
-    if age.as_secs().is_multiple_of(86_400) {
-        format!("{} days", age.as_secs() / 86_400)
-    } else {
-        age.to_string()
-    }
-}
-
 impl AuthlogCleanupTask {
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         let cutoff = self.older_than.before(ctx.clock.now_utc());
@@ -104,7 +95,7 @@ impl AuthlogCleanupTask {
         let old_parents = format!("{} < ?", d.quote("timestamp"));
         let params = vec![Value::DateTime(cutoff)];
         out.cutoff = Some(format!("timestamp < {}", datetime_str(&cutoff)));
-        let age = age_words(self.older_than);
+        let age = super::cleanup::age_words(self.older_than, 86_400, "days");
         let parent_plan = DeletePlan {
             table: PARENT,
             pk: "id",

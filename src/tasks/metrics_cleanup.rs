@@ -83,15 +83,6 @@ impl KindSpec for MetricsCleanup {
 
 super::task_kind!(MetricsCleanupTask);
 
-/// `24 hours` for whole hours (privacyIDEA's wording), else the duration as written.
-fn age_words(age: Duration) -> String {
-    if age.as_secs().is_multiple_of(3600) {
-        format!("{} hours", age.as_secs() / 3600)
-    } else {
-        age.to_string()
-    }
-}
-
 impl MetricsCleanupTask {
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
         let cutoff = self.older_than.before(ctx.clock.now_utc());
@@ -106,7 +97,7 @@ impl MetricsCleanupTask {
             params: vec![Value::DateTime(cutoff)],
             chunksize: None,
         };
-        let age = age_words(self.older_than);
+        let age = super::cleanup::age_words(self.older_than, 3600, "hours");
         if ctx.dry_run {
             let n = delete::count_matching(conn, &plan)?;
             out.matched = Some(n);
