@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
-use crate::app::AppError;
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::commands::context::AppError;
 
 /// The name completions are registered for and man pages are titled with.
 const BIN_NAME: &str = "pi-manage";

@@ -51,39 +51,15 @@ impl Clock for FixedClock {
     }
 }
 
-/// Python's `str(datetime)`: `YYYY-MM-DD HH:MM:SS`, plus `.ffffff` only when the microsecond
-/// is not zero. privacyIDEA prints cut-off dates this way, and rules mode matches regexes
-/// against this form of `date`.
-pub fn python_datetime_str(dt: &NaiveDateTime) -> String {
-    use chrono::Timelike;
-    if dt.nanosecond() / 1000 == 0 {
-        dt.format("%Y-%m-%d %H:%M:%S").to_string()
-    } else {
-        dt.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
-    }
-}
-
-/// Python's `datetime.isoformat()`: [`python_datetime_str`] with a `T` (the audit dump).
-pub fn python_isoformat(dt: &NaiveDateTime) -> String {
-    python_datetime_str(dt).replacen(' ', "T", 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pytext::datetime_str;
 
     #[test]
     fn fixed_clock_gives_utc_and_local() {
         let c = FixedClock::at("2026-11-22T12:30:00+01:00");
-        assert_eq!(python_datetime_str(&c.now_utc()), "2026-11-22 11:30:00");
-        assert_eq!(python_datetime_str(&c.now_local()), "2026-11-22 12:30:00");
-    }
-
-    #[test]
-    fn python_str_drops_zero_fraction() {
-        let dt =
-            NaiveDateTime::parse_from_str("2026-11-12 12:09:49.225763", "%Y-%m-%d %H:%M:%S%.f")
-                .unwrap();
-        assert_eq!(python_datetime_str(&dt), "2026-11-12 12:09:49.225763");
+        assert_eq!(datetime_str(&c.now_utc()), "2026-11-22 11:30:00");
+        assert_eq!(datetime_str(&c.now_local()), "2026-11-22 12:30:00");
     }
 }

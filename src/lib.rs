@@ -25,6 +25,7 @@ pub mod job;
 pub mod periodic;
 pub mod picfg;
 pub mod policy;
+pub mod pytext;
 pub mod report;
 pub mod schedule_log;
 pub mod scheduler;

@@ -3,10 +3,9 @@
 
 use chrono::{NaiveDateTime, TimeDelta};
 
-use crate::clock::python_isoformat;
 use crate::crypto::audit_sign::{duration_since_epoch, AuditRecord};
 use crate::db::{Row, Value};
-use crate::policy::pyjson::float_repr;
+use crate::pytext::{datetime_str, float_repr, isoformat};
 
 /// An entry of one round.
 #[derive(Debug)]
@@ -29,7 +28,7 @@ fn text(v: &Value) -> Option<String> {
         Value::Int(i) => Some(i.to_string()),
         Value::Float(f) => Some(float_repr(*f)),
         Value::Bool(b) => Some(if *b { "True" } else { "False" }.into()),
-        Value::DateTime(d) => Some(crate::clock::python_datetime_str(d)),
+        Value::DateTime(d) => Some(datetime_str(d)),
     }
 }
 
@@ -61,7 +60,7 @@ fn total_seconds(d: Option<TimeDelta>) -> String {
 /// is no timestamp as it is.
 fn iso(v: &Value, parsed: Option<NaiveDateTime>) -> String {
     match (parsed, v) {
-        (Some(d), _) => python_isoformat(&d),
+        (Some(d), _) => isoformat(&d),
         (None, Value::Null) => NONE.into(),
         (None, other) => text(other).unwrap_or_else(|| NONE.into()),
     }

@@ -126,7 +126,7 @@ mod tests {
             .unwrap();
         let t = Timelimit::parse("1d").unwrap();
         assert_eq!(
-            crate::clock::python_datetime_str(&t.cutoff(now).unwrap().unwrap()),
+            crate::pytext::datetime_str(&t.cutoff(now).unwrap().unwrap()),
             "2026-11-21 12:00:00.500000"
         );
         assert_eq!(Timelimit::parse("0s").unwrap().cutoff(now).unwrap(), None);

@@ -225,39 +225,13 @@ impl Consumer for Stager<'_> {
     }
 }
 
-/// Python's `repr()` of a string, as privacyIDEA writes the URI into pi.cfg.
-fn python_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::new();
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 /// `--keep-db-uri`: privacyIDEA's rewrite of the restored pi.cfg (every
 /// `SQLALCHEMY_DATABASE_URI = …` line replaced, or the line appended), refused when the result
 /// would not read back as exactly that URI (a multi-line assignment, which privacyIDEA
 /// corrupts).
 pub fn patch_uri(text: &str, uri: &str) -> Result<String, BackupError> {
     let re = regex::Regex::new(r"(?m)^SQLALCHEMY_DATABASE_URI\s*=.*$").expect("static regex");
-    let line = format!("SQLALCHEMY_DATABASE_URI = {}", python_repr(uri));
+    let line = format!("SQLALCHEMY_DATABASE_URI = {}", crate::pytext::str_repr(uri));
     let out = if re.is_match(text) {
         re.replace_all(text, regex::NoExpand(&line)).into_owned()
     } else {

@@ -1,8 +1,8 @@
 //! `pi-manage admin add|change|list|delete`: privacyIDEA's administrator commands, as
 //! one-task jobs (`admin` tasks) except `list`, which only reads.
 
-use crate::app::{AppError, Globals};
 use crate::cli::{AdminAddArgs, AdminChangeArgs, AdminDeleteArgs};
+use crate::commands::context::{AppError, Globals};
 use crate::db::OpenOptions;
 use crate::job::model::Presence;
 use crate::report;

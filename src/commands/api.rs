@@ -1,7 +1,7 @@
 //! `pi-manage api createtoken`: an API token over `SECRET_KEY`, printed as privacyIDEA does.
 
-use crate::app::{AppError, Globals};
 use crate::cli::{ApiRoleArg, CreateTokenArgs};
+use crate::commands::context::{AppError, Globals};
 use crate::crypto::jwt::ApiRole;
 use crate::job::model::Duration;
 use crate::tasks::api_token::ApiTokenTask;

@@ -2,8 +2,8 @@
 //! one `audit_rotate` task. Mode precedence as privacyIDEA: `--config`, then `--age`, then
 //! the watermarks. `audit verify`, and `audit dump` (privacyIDEA's CSV, written here).
 
-use crate::app::{AppError, Globals};
 use crate::cli::{AuditDumpArgs, AuditRotateArgs, AuditVerifyArgs};
+use crate::commands::context::{AppError, Globals};
 use crate::crypto::audit_sign::AuditVerifier;
 use crate::db::OpenOptions;
 use crate::job::model::{AuditRotate, Duration, TaskSpec, Watermark};

@@ -2,8 +2,8 @@
 //! `pi-manage authcache cleanup`), built into one `authcache_cleanup` task. Without `-m` the
 //! task derives the age from the active `auth_cache` policies.
 
-use crate::app::{AppError, Globals};
 use crate::cli::AuthcacheCleanupArgs;
+use crate::commands::context::{AppError, Globals};
 use crate::job::model::{Duration, TaskSpec};
 use crate::tasks::authcache_cleanup::AuthcacheCleanup;
 

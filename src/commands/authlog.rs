@@ -2,8 +2,8 @@
 //! built into one `authlog_cleanup` task. A negative age (which makes privacyIDEA delete the
 //! whole log) is refused by the argument parser.
 
-use crate::app::{AppError, Globals};
 use crate::cli::AuthlogCleanupArgs;
+use crate::commands::context::{AppError, Globals};
 use crate::job::model::{Duration, TaskSpec};
 use crate::tasks::authlog_cleanup::AuthlogCleanup;
 

@@ -6,13 +6,13 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use serde::Serialize;
 
-use crate::app::{AppError, Globals};
 use crate::backup::restore::{self, RestoreOptions};
 use crate::backup::{self, ByteProgress, Report};
 use crate::cli::{
     BackupCommand, BackupCreateArgs, BackupFormatArg, BackupRestoreArgs, BackupVerifyArgs,
 };
 use crate::clock::SystemClock;
+use crate::commands::context::{AppError, Globals};
 use crate::db::OpenOptions;
 use crate::dburl::DbUrl;
 use crate::executor::{self, RunOptions, Runtime};

@@ -1,8 +1,8 @@
 //! `pi-manage config challenge cleanup`: privacyIDEA's flags, built into one
 //! `challenge_cleanup` task (`--age` is in minutes there).
 
-use crate::app::{AppError, Globals};
 use crate::cli::ChallengeCleanupArgs;
+use crate::commands::context::{AppError, Globals};
 use crate::job::model::{ChallengeCleanup, Duration, TaskSpec};
 
 pub fn cleanup(globals: &Globals, args: &ChallengeCleanupArgs) -> Result<i32, AppError> {

@@ -2,9 +2,9 @@
 //! `conditional_access_purge` task each) and the read-only `list-blocked-ips |
 //! list-locked-users`, with privacyIDEA 3.14's lines.
 
-use crate::app::{AppError, Globals};
 use crate::cli::ConditionalAccessCommand;
 use crate::clock::{Clock, SystemClock};
+use crate::commands::context::{AppError, Globals};
 use crate::db::{self, DbErrorKind, OpenOptions};
 use crate::job::model::TaskSpec;
 use crate::report;

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use crate::app::{AppError, Globals};
 use crate::cli::DropTablesArgs;
+use crate::commands::context::{AppError, Globals};
 use crate::db::catalog::Catalog;
 use crate::db::drop_tables::drop_privacyidea_tables;
 use crate::db::schema::{Flavour, ALEMBIC_HEAD};

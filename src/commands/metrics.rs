@@ -1,8 +1,8 @@
 //! `pi-manage config metrics cleanup [--older-than-hours N] [--dryrun]`, built into one
 //! `metrics_cleanup` task.
 
-use crate::app::{AppError, Globals};
 use crate::cli::MetricsCleanupArgs;
+use crate::commands::context::{AppError, Globals};
 use crate::job::model::{Duration, TaskSpec};
 use crate::tasks::metrics_cleanup::MetricsCleanup;
 

@@ -9,6 +9,7 @@ pub mod authlog;
 pub mod backup;
 pub mod challenge;
 pub mod conditional_access;
+pub mod context;
 pub mod db;
 pub mod metrics;
 pub mod periodic;
@@ -23,7 +24,6 @@ pub mod validate;
 
 use std::path::Path;
 
-use crate::app::{AppError, Globals};
 use crate::clock::SystemClock;
 use crate::db::OpenOptions;
 use crate::executor::{self, RunOptions, Runtime};
@@ -33,6 +33,7 @@ use crate::job::model::TaskSpec;
 use crate::report::{self, Reporter, Style};
 use crate::settings::{process_env, Settings, SettingsRequest};
 use crate::tasks::{self, TaskSite};
+pub use context::{AppError, Globals};
 
 /// Run one task built from command-line flags (the privacyIDEA-style commands), printing
 /// privacyIDEA's lines.

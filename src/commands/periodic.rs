@@ -2,8 +2,8 @@
 //! privacyidea-cron's commands, with its lines and exit codes (1 when a task failed), built
 //! on the `periodic_tasks` task.
 
-use crate::app::{AppError, Globals};
 use crate::cli::PeriodicCommand;
+use crate::commands::context::{AppError, Globals};
 use crate::executor::JobReport;
 use crate::tasks::periodic_tasks::{Action, PeriodicTasksTask};
 

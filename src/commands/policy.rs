@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::app::{AppError, Globals};
 use crate::cli::{
     ConfigExportArgs, ConfigFormatArg, ConfigImportArgs, PolicyCommand, PolicyCreateArgs,
 };
+use crate::commands::context::{AppError, Globals};
 use crate::db::OpenOptions;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::source::Pos;
@@ -473,33 +473,9 @@ fn py_repr(v: &Value) -> String {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
+        Value::Number(n) if n.is_f64() => crate::pytext::float_repr(n.as_f64().unwrap_or_default()),
         Value::Number(n) => n.to_string(),
-        Value::String(s) => {
-            let quote = if s.contains('\'') && !s.contains('"') {
-                '"'
-            } else {
-                '\''
-            };
-            let mut out = String::from(quote);
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if c == quote => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                        out.push_str(&format!("\\x{:02x}", c as u32))
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push(quote);
-            out
-        }
+        Value::String(s) => crate::pytext::str_repr(s),
         Value::Array(items) => format!(
             "[{}]",
             items.iter().map(py_repr).collect::<Vec<_>>().join(", ")

@@ -1,8 +1,8 @@
 //! `pi-manage config remembered_device cleanup [--chunksize N] [--dryrun]`, built into one
 //! `remembered_device_cleanup` task.
 
-use crate::app::{AppError, Globals};
 use crate::cli::RememberedDeviceCleanupArgs;
+use crate::commands::context::{AppError, Globals};
 use crate::job::model::TaskSpec;
 use crate::tasks::remembered_device_cleanup::RememberedDeviceCleanup;
 

@@ -1,9 +1,9 @@
 //! `pi-manage run JOB.yaml…`: validate every file and resolve every installation first,
 //! then run the jobs in order. Nothing runs if anything is invalid.
 
-use crate::app::{AppError, Globals};
 use crate::cli::RunArgs;
 use crate::clock::SystemClock;
+use crate::commands::context::{AppError, Globals};
 use crate::db::OpenOptions;
 use crate::executor::{self, JobStatus, RunOptions, Runtime};
 use crate::interrupt::Interrupt;

@@ -3,8 +3,8 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::app::{AppError, Globals};
 use crate::cli::{HistoryArgs, OutputFormat, ScheduleArgs};
+use crate::commands::context::{AppError, Globals};
 use crate::db::{self, OpenOptions};
 use crate::interrupt::Interrupt;
 use crate::job::model::Duration;

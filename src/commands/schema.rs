@@ -1,6 +1,6 @@
 //! `pi-manage schema`: print the job-file JSON Schema.
 
-use crate::app::AppError;
+use crate::commands::context::AppError;
 
 pub fn run() -> Result<i32, AppError> {
     let written = crate::report::write_stdout(&crate::job::schema::job_schema_text());

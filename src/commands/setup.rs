@@ -1,7 +1,7 @@
 //! `pi-manage setup …`: installation setup commands (schema, keys).
 
-use crate::app::{AppError, Globals};
 use crate::cli::{CreateAuditKeysArgs, CreateEnckeyArgs, CreateTablesArgs, EncryptEnckeyArgs};
+use crate::commands::context::{AppError, Globals};
 use crate::crypto::enckey::EncKey;
 use crate::job::model::{CreateTables, TaskSpec};
 use crate::report;

@@ -2,8 +2,8 @@
 //! `privacyidea-usercache-cleanup` (without its banner), built into one `usercache_cleanup`
 //! task; `--noaction` is its dry run.
 
-use crate::app::{AppError, Globals};
 use crate::cli::UsercacheCleanupArgs;
+use crate::commands::context::{AppError, Globals};
 use crate::job::model::TaskSpec;
 use crate::tasks::usercache_cleanup::UsercacheCleanup;
 

@@ -1,7 +1,7 @@
 //! `pi-manage validate`: static checks of job files. Touches no database.
 
-use crate::app::{AppError, Globals};
 use crate::cli::{OutputFormat, ValidateArgs};
+use crate::commands::context::{AppError, Globals};
 use crate::job::check::load_job;
 use crate::report::{self, Format, Validation};
 

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Timelike};
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey, LineEnding};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
@@ -15,6 +15,7 @@ use rsa::{Pss, RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
 use super::CryptoError;
+use crate::pytext::{datetime_str, timedelta_str};
 
 const SIGNATURE_PREFIX: &str = "rsa_sha256_pss";
 /// Key sizes we generate and accept: privacyIDEA's `signature` column holds 1100 characters,
@@ -56,7 +57,7 @@ pub fn signed_string(r: &AuditRecord) -> String {
     let mut s = format!(
         "id={},date={},action={},succ={},serial={},t={},u={},r={},adm={},ad={},i={},ps={},c={},l={},cl={}",
         r.id,
-        r.date.as_ref().map_or_else(|| "None".to_owned(), py_datetime),
+        r.date.as_ref().map_or_else(|| "None".to_owned(), datetime_str),
         py_str(&r.action),
         r.success.map_or_else(|| "None".to_owned(), |v| v.to_string()),
         py_str(&r.serial),
@@ -73,7 +74,7 @@ pub fn signed_string(r: &AuditRecord) -> String {
     );
     if let Some(start) = &r.startdate {
         s.push(',');
-        s.push_str(&py_datetime(start));
+        s.push_str(&datetime_str(start));
     }
     if let Some(d) = r.duration.as_ref().and_then(py_timedelta) {
         s.push(',');
@@ -94,42 +95,9 @@ fn py_str(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("None")
 }
 
-/// Python `str(datetime)`: `YYYY-MM-DD HH:MM:SS`, plus `.ffffff` only if microsecond ≠ 0.
-fn py_datetime(d: &NaiveDateTime) -> String {
-    let micros = (d.nanosecond() / 1000) % 1_000_000;
-    let base = d.format("%Y-%m-%d %H:%M:%S");
-    if micros == 0 {
-        base.to_string()
-    } else {
-        format!("{base}.{micros:06}")
-    }
-}
-
 /// Python `str(timedelta)`, or `None` for a zero duration (falsy in Python, so omitted).
 fn py_timedelta(d: &TimeDelta) -> Option<String> {
-    const DAY_US: i128 = 86_400 * 1_000_000;
-    let total_us = i128::from(d.num_seconds()) * 1_000_000 + i128::from(d.subsec_nanos() / 1000);
-    if total_us == 0 {
-        return None;
-    }
-    let days = total_us.div_euclid(DAY_US);
-    let rest = total_us.rem_euclid(DAY_US);
-    let (secs, micros) = (rest / 1_000_000, rest % 1_000_000);
-    let mut out = String::new();
-    if days != 0 {
-        let plural = if days.abs() != 1 { "s" } else { "" };
-        out.push_str(&format!("{days} day{plural}, "));
-    }
-    out.push_str(&format!(
-        "{}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    ));
-    if micros != 0 {
-        out.push_str(&format!(".{micros:06}"));
-    }
-    Some(out)
+    (!d.is_zero()).then(|| timedelta_str(*d))
 }
 
 /// Parse a datetime as SQLite stores it for privacyIDEA (`YYYY-MM-DD HH:MM:SS[.ffffff]`,
@@ -568,23 +536,8 @@ Ct4Lt/gpMWThxcEv8fT/ZguZiwSV8uCGV1H2wvfclMwdBFsPO31yT55+OmL1uBdb
 
     #[test]
     fn python_str_forms() {
+        // str(datetime) and str(timedelta) themselves are pytext's (tested there).
         let d = |t: &str| parse_sqlite_datetime(t).unwrap();
-        assert_eq!(
-            py_datetime(&d("2026-11-20 08:00:00.000000")),
-            "2026-11-20 08:00:00"
-        );
-        assert_eq!(
-            py_datetime(&d("2026-11-20 08:00:00")),
-            "2026-11-20 08:00:00"
-        );
-        assert_eq!(
-            py_datetime(&d("2026-11-22 09:15:30.000042")),
-            "2026-11-22 09:15:30.000042"
-        );
-        assert_eq!(
-            py_datetime(&d("0999-01-02 03:04:05.5")),
-            "0999-01-02 03:04:05.500000"
-        );
         let td = |us: i64| py_timedelta(&TimeDelta::microseconds(us));
         assert_eq!(td(0), None);
         assert_eq!(td(1).as_deref(), Some("0:00:00.000001"));

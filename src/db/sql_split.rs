@@ -217,31 +217,4 @@ mod tests {
         assert_eq!(auto(include_str!("ddl/mariadb.sql")), 13);
         assert_eq!(auto(include_str!("ddl/mysql.sql")), 13 + 45);
     }
-
-    #[test]
-    fn sqlite_ddl_file_creates_the_schema() {
-        use crate::db::sqlite::SqliteConnection;
-        use crate::db::{Connection, OpenOptions, Value};
-        use crate::dburl::DbUrl;
-
-        let mut c =
-            SqliteConnection::open(&DbUrl::parse("sqlite://").unwrap(), &OpenOptions::default())
-                .unwrap();
-        c.execute_batch(include_str!("ddl/sqlite_full.sql"))
-            .unwrap();
-        for t in [
-            "pidea_audit",
-            "challenge",
-            "policy",
-            "config",
-            "alembic_version",
-        ] {
-            assert!(c.table_exists(t).unwrap(), "{t} missing");
-        }
-        let rows = c
-            .query_rows("SELECT version_num FROM alembic_version", &[])
-            .unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].get(0), &Value::Text("b7c1e4d2a9f3".into()));
-    }
 }

@@ -3,7 +3,7 @@
 
 use super::store::PeriodicTask;
 use crate::policy::pyjson;
-use crate::tasks::audit_rotate::py_repr_str;
+use crate::pytext::str_repr;
 
 /// `'{active!s:7.7} {id:3} {name:16.16}\t{interval:16.16}\t{taskmodule:16}\t{node_list:20}\t{options_json}'`;
 /// `id` comes padded, since Python aligns the integer id right and the heading's "ID" left.
@@ -67,12 +67,7 @@ pub fn scheduled_heading(node: &str) -> String {
 
 /// `  {name} ({interval!r}, {taskmodule})`
 pub fn scheduled_task(t: &PeriodicTask) -> String {
-    format!(
-        "  {} ({}, {})",
-        t.name,
-        py_repr_str(&t.interval),
-        t.taskmodule
-    )
+    format!("  {} ({}, {})", t.name, str_repr(&t.interval), t.taskmodule)
 }
 
 pub fn nothing_scheduled(node: &str) -> String {
@@ -85,29 +80,26 @@ pub const SOME_FAILED: &str = "Some tasks exited with errors.";
 
 /// Printed without a newline before the module runs.
 pub fn running(name: &str) -> String {
-    format!("Running {} ...", py_repr_str(name))
+    format!("Running {} ...", str_repr(name))
 }
 
 pub fn succeeded(name: &str, node: &str) -> String {
     format!(
         "Task {} on node {} exited successfully. Noting this in the database ...",
-        py_repr_str(name),
-        py_repr_str(node)
+        str_repr(name),
+        str_repr(node)
     )
 }
 
 pub fn caught(name: &str, repr: &str) -> String {
-    format!(
-        "Caught exception when running {}: {repr}",
-        py_repr_str(name)
-    )
+    format!("Caught exception when running {}: {repr}", str_repr(name))
 }
 
 pub fn failed(name: &str, node: &str) -> String {
     format!(
         "Task {} on node {} did not run successfully.",
-        py_repr_str(name),
-        py_repr_str(node)
+        str_repr(name),
+        str_repr(node)
     )
 }
 

@@ -6,7 +6,7 @@ use super::store::PeriodicTask;
 use super::{event_counter, simple_stats};
 use crate::clock::Clock;
 use crate::db::{Connection, DbError};
-use crate::tasks::audit_rotate::py_repr_str;
+use crate::pytext::str_repr;
 
 /// What a module needs besides the database.
 pub struct ModuleContext<'a> {
@@ -34,18 +34,18 @@ pub struct ModuleError {
 impl From<DbError> for ModuleError {
     fn from(e: DbError) -> Self {
         ModuleError {
-            repr: format!("DatabaseError({})", py_repr_str(&e.to_string())),
+            repr: format!("DatabaseError({})", str_repr(&e.to_string())),
         }
     }
 }
 
 /// privacyIDEA's `ParameterError(…)` for a module it does not know.
 pub fn unknown_module(name: &str) -> ModuleError {
-    let description = format!("Unknown task module: {}", py_repr_str(name));
+    let description = format!("Unknown task module: {}", str_repr(name));
     ModuleError {
         repr: format!(
             "ParameterError(description={}, id=905)",
-            py_repr_str(&description)
+            str_repr(&description)
         ),
     }
 }

@@ -213,7 +213,7 @@ pub fn run_manually(
 pub fn no_such_task(name: &str) -> String {
     format!(
         "The periodic task with unique name {} does not exist",
-        crate::tasks::audit_rotate::py_repr_str(name)
+        crate::pytext::str_repr(name)
     )
 }
 

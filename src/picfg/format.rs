@@ -4,7 +4,8 @@
 //! Errors are Python's exception type and a message made of fixed text and type names; they
 //! never contain a value or text taken from a format string (either may be a secret).
 
-use super::value::{as_num, dict_get, float_repr, repr, to_str, Num, PyValue};
+use super::value::{as_num, dict_get, repr, to_str, Num, PyValue};
+use crate::pytext::float_repr;
 
 pub(crate) type FResult<T> = Result<T, String>;
 

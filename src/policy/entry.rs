@@ -727,7 +727,7 @@ fn number_text(n: &serde_json::Number) -> String {
     if n.is_i64() || n.is_u64() {
         n.to_string()
     } else {
-        super::pyjson::float_repr(n.as_f64().unwrap_or(0.0))
+        crate::pytext::float_repr(n.as_f64().unwrap_or(0.0))
     }
 }
 

@@ -7,6 +7,8 @@
 
 use serde_json::Value;
 
+use crate::pytext::float_repr;
+
 /// `json.dumps(value, indent=2)` (no trailing newline, as Python).
 pub fn dumps(value: &Value) -> String {
     let mut out = String::new();
@@ -100,50 +102,6 @@ fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Python's `repr(float)`: the shortest digits that round-trip, in positional notation for
-/// exponents from -4 to 15 and in `1e+16` notation otherwise; whole numbers keep a `.0`.
-pub fn float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits as `d.ddddde<exp>`.
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
-    let exp: i32 = exp.parse().expect("integer exponent");
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    if (-4..16).contains(&exp) {
-        let point = exp + 1; // digits before the decimal point
-        let body = if point <= 0 {
-            format!("0.{}{digits}", "0".repeat((-point) as usize))
-        } else if point as usize >= digits.len() {
-            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
-        } else {
-            let (a, b) = digits.split_at(point as usize);
-            format!("{a}.{b}")
-        };
-        format!("{sign}{body}")
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let esign = if exp < 0 { "-" } else { "+" };
-        format!("{sign}{first}{frac}e{esign}{:02}", exp.abs())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,21 +124,5 @@ mod tests {
             dumps(&v),
             r#""j\u00f6rg \u2013 \u00e4\\, \"q\"\t\u007f\ud83d\ude00""#
         );
-    }
-
-    #[test]
-    fn floats_like_python_repr() {
-        for (f, s) in [
-            (1795352435.57765, "1795352435.57765"),
-            (1795352435.0, "1795352435.0"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (1e16, "1e+16"),
-            (123456789012345.6, "123456789012345.6"),
-            (-2.5, "-2.5"),
-            (1.5e300, "1.5e+300"),
-        ] {
-            assert_eq!(float_repr(f), s, "{f}");
-        }
     }
 }

@@ -600,7 +600,7 @@ fn float_text(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { ".inf" } else { "-.inf" }.into();
     }
-    let mut s = super::pyjson::float_repr(f).to_lowercase();
+    let mut s = crate::pytext::float_repr(f).to_lowercase();
     if !s.contains('.') && s.contains('e') {
         let (m, e) = s.split_once('e').expect("has e");
         s = format!("{m}.0e{e}");

@@ -491,7 +491,7 @@ pub fn delete(conn: &mut dyn Connection, policy_id: i64) -> DbResult<()> {
 pub fn timestamp_value(now_utc: NaiveDateTime) -> String {
     let t = now_utc.and_utc();
     let seconds = t.timestamp() as f64 + f64::from(t.timestamp_subsec_micros()) / 1e6;
-    super::pyjson::float_repr(seconds)
+    crate::pytext::float_repr(seconds)
 }
 
 /// Upsert `config.__timestamp__` so that running privacyIDEA nodes reload their

@@ -2,7 +2,7 @@
 //! administrators (table `admin`: username, argon2id hash of `PI_PEPPER` + password, email).
 //! Upsert semantics as privacyIDEA's `admin add`: email and password change only when given.
 
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+use super::{TaskContext, TaskError, TaskOutcome, TaskStatus};
 use crate::crypto::password::{hash_admin_password, verify_admin_password};
 use crate::db::{Connection, Value};
 use crate::job::model::Presence;
@@ -257,19 +257,7 @@ impl AdminTask {
     }
 }
 
-impl super::TaskKind for AdminTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AdminTask);
 
 impl super::KindSpec for crate::job::model::Admin {
     const KIND: &'static str = KIND;

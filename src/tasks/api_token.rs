@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+use super::{TaskContext, TaskError, TaskOutcome, TaskStatus};
 use crate::crypto::enckey::{replace_file, write_new_file};
 use crate::crypto::jwt::{create_api_token, verify_api_token, ApiRole};
 use crate::job::model::Duration;
@@ -143,19 +143,7 @@ impl ApiTokenTask {
     }
 }
 
-impl super::TaskKind for ApiTokenTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(ApiTokenTask);
 
 impl super::KindSpec for crate::job::model::ApiToken {
     const KIND: &'static str = KIND;

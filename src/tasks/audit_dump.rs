@@ -14,8 +14,8 @@ use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::kind::{KindSpec, Task, TaskKind};
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskSite, TaskStatus};
+use super::kind::{KindSpec, Task};
+use super::{TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::audit_dump::output::{self, Commit, Compression};
 use crate::audit_dump::{self as dump, DumpError, DumpOptions, ROUND_ROWS};
 use crate::backup::retention::{self, Policy};
@@ -178,19 +178,7 @@ impl KindSpec for AuditDump {
     }
 }
 
-impl TaskKind for AuditDumpTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AuditDumpTask);
 
 impl AuditDumpTask {
     fn verifier(&self, ctx: &TaskContext<'_>) -> Result<Option<AuditVerifier>, TaskError> {
@@ -243,7 +231,7 @@ impl AuditDumpTask {
         let conn = ctx.databases.audit()?;
         out.database = Some(conn.target());
         if let Some(s) = since {
-            out.cutoff = Some(format!("date >= {}", crate::clock::python_datetime_str(&s)));
+            out.cutoff = Some(format!("date >= {}", crate::pytext::datetime_str(&s)));
         }
         if ctx.dry_run {
             let n = dump::count(conn, since)?;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+use super::{TaskContext, TaskError, TaskOutcome, TaskStatus};
 use crate::crypto::audit_sign::generate_audit_keys;
 use crate::crypto::enckey::write_new_file;
 
@@ -110,19 +110,7 @@ impl AuditKeysTask {
     }
 }
 
-impl super::TaskKind for AuditKeysTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AuditKeysTask);
 
 impl super::KindSpec for crate::job::model::AuditKeys {
     const KIND: &'static str = KIND;

@@ -18,13 +18,13 @@ use chrono::{NaiveDateTime, TimeDelta};
 use fancy_regex::Regex;
 use serde_json::Value as Json;
 
-use super::{TaskContext, TaskFailure, TaskOutcome, TaskSite, TaskStatus};
-use crate::clock::python_datetime_str;
+use super::{TaskContext, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan};
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::{did_you_mean, Diagnostic};
 use crate::job::model::{AuditRotate, Duration, Watermark};
 use crate::job::source::{escape_segment, Pos, Source};
+use crate::pytext::{datetime_str, float_repr, str_repr, timedelta_str};
 
 /// The `kind` string of job files.
 pub const KIND: &str = "audit_rotate";
@@ -321,12 +321,9 @@ impl AuditRotateTask {
                 let cutoff = age.before(now_local);
                 out.say(
                     ctx.output,
-                    format!(
-                        "Deleting entries older than {}",
-                        python_datetime_str(&cutoff)
-                    ),
+                    format!("Deleting entries older than {}", datetime_str(&cutoff)),
                 );
-                out.cutoff = Some(format!("date < {}", python_datetime_str(&cutoff)));
+                out.cutoff = Some(format!("date < {}", datetime_str(&cutoff)));
                 let conn = ctx.databases.audit()?;
                 let plan = DeletePlan {
                     table: TABLE,
@@ -661,19 +658,7 @@ impl<'r> RulesScan<'r> {
     }
 }
 
-impl super::TaskKind for AuditRotateTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AuditRotateTask);
 
 /// privacyIDEA prints the age in whole days; durations that are not whole days keep their unit.
 fn age_in_days(age: Duration) -> String {
@@ -714,7 +699,7 @@ fn rule_display(
 ) -> String {
     let mut s = format!("{{'older_than': '{older_than}'");
     for (k, v) in matches {
-        let _ = write!(s, ", {}: {}", py_repr_str(k), py_repr_str(v));
+        let _ = write!(s, ", {}: {}", str_repr(k), str_repr(v));
     }
     s.push('}');
     s
@@ -727,15 +712,15 @@ pub fn python_str(column: &str, value: &Value) -> String {
     match (column, value) {
         (_, Value::Null) => "None".into(),
         ("date" | "startdate", v) => match v.as_datetime() {
-            Some(dt) => python_datetime_str(&dt),
+            Some(dt) => datetime_str(&dt),
             None => plain_str(v),
         },
         ("duration", Value::Text(t)) => match crate::db::Value::Text(t.clone()).as_datetime() {
             // SQLite and MySQL store an interval as 1970-01-01 + duration.
-            Some(dt) => python_timedelta_str(dt - epoch()),
+            Some(dt) => timedelta_str(dt - epoch()),
             None => t.clone(),
         },
-        ("duration", Value::DateTime(dt)) => python_timedelta_str(*dt - epoch()),
+        ("duration", Value::DateTime(dt)) => timedelta_str(*dt - epoch()),
         (_, v) => plain_str(v),
     }
 }
@@ -744,58 +729,15 @@ fn plain_str(v: &Value) -> String {
     match v {
         Value::Null => "None".into(),
         Value::Int(i) => i.to_string(),
-        Value::Float(f) => format!("{f:?}"),
+        Value::Float(f) => float_repr(*f),
         Value::Text(t) => t.clone(),
         Value::Bool(b) => if *b { "True" } else { "False" }.into(),
-        Value::DateTime(dt) => python_datetime_str(dt),
+        Value::DateTime(dt) => datetime_str(dt),
     }
 }
 
 fn epoch() -> NaiveDateTime {
     chrono::DateTime::UNIX_EPOCH.naive_utc()
-}
-
-/// Python's `str(timedelta)`: `[-]D day[s], H:MM:SS[.ffffff]`.
-pub fn python_timedelta_str(delta: TimeDelta) -> String {
-    let micros = delta.num_microseconds().unwrap_or(0);
-    let days = micros.div_euclid(86_400_000_000);
-    let rest = micros.rem_euclid(86_400_000_000);
-    let (secs, us) = (rest / 1_000_000, rest % 1_000_000);
-    let mut s = String::new();
-    if days != 0 {
-        let _ = write!(s, "{days} day{}, ", if days.abs() == 1 { "" } else { "s" });
-    }
-    let _ = write!(s, "{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-    if us != 0 {
-        let _ = write!(s, ".{us:06}");
-    }
-    s
-}
-
-/// Python's `repr()` of a string: single quotes unless the text has a `'` and no `"`.
-pub(crate) fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for ch in s.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// Python's `repr()` of a YAML scalar as PyYAML loads it.
@@ -806,17 +748,12 @@ fn py_repr(v: &Json) -> String {
         Json::Bool(false) => "False".into(),
         Json::Number(n) => {
             if n.is_f64() {
-                let f = n.as_f64().unwrap_or_default();
-                if f.fract() == 0.0 {
-                    format!("{f:.1}")
-                } else {
-                    f.to_string()
-                }
+                float_repr(n.as_f64().unwrap_or_default())
             } else {
                 n.to_string()
             }
         }
-        Json::String(s) => py_repr_str(s),
+        Json::String(s) => str_repr(s),
         other => other.to_string(),
     }
 }
@@ -962,7 +899,7 @@ fn rules_from_source(source: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Rule> 
             if display.len() > 1 {
                 display.push_str(", ");
             }
-            let _ = write!(display, "{}: {}", py_repr_str(k), py_repr(v));
+            let _ = write!(display, "{}: {}", str_repr(k), py_repr(v));
             if k == "rotate" {
                 continue;
             }
@@ -1094,15 +1031,9 @@ mod tests {
             ),
             "0:00:00.200327"
         );
-        assert_eq!(
-            python_timedelta_str(TimeDelta::seconds(90061)),
-            "1 day, 1:01:01"
-        );
-        assert_eq!(
-            python_timedelta_str(TimeDelta::seconds(-1)),
-            "-1 day, 23:59:59"
-        );
-        assert_eq!(py_repr_str("it's"), "\"it's\"");
+        assert_eq!(timedelta_str(TimeDelta::seconds(90061)), "1 day, 1:01:01");
+        assert_eq!(timedelta_str(TimeDelta::seconds(-1)), "-1 day, 23:59:59");
+        assert_eq!(str_repr("it's"), "\"it's\"");
         assert_eq!(py_repr(&serde_json::json!(null)), "None");
     }
 }

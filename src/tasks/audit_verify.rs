@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use chrono::{NaiveDateTime, TimeDelta};
 
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+use super::{TaskContext, TaskError, TaskOutcome, TaskStatus};
 use crate::crypto::audit_sign::{AuditRecord, AuditVerifier};
 use crate::crypto::parallel_verify;
 use crate::db::{Dialect, Row, Value};
@@ -289,19 +289,7 @@ impl AuditVerifyTask {
     }
 }
 
-impl super::TaskKind for AuditVerifyTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AuditVerifyTask);
 
 impl super::KindSpec for crate::job::model::AuditVerify {
     const KIND: &'static str = KIND;

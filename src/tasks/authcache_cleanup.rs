@@ -6,16 +6,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
-use crate::clock::python_datetime_str;
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::Duration;
 use crate::policy::model::{parse_actions, py_strip};
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "authcache_cleanup";
@@ -61,19 +58,7 @@ impl KindSpec for AuthcacheCleanup {
     }
 }
 
-impl TaskKind for AuthcacheCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(AuthcacheCleanupTask);
 
 /// privacyIDEA's `parse_timedelta`: `[+-]N` with unit s, m, h, d or y (365 days), spaces
 /// allowed around the parts; `None` when it does not parse.
@@ -198,7 +183,7 @@ impl AuthcacheCleanupTask {
                         ctx.output,
                         format!(
                             "Ignoring the invalid auth_cache value {} of the policies {}.",
-                            super::audit_rotate::py_repr_str(value),
+                            crate::pytext::str_repr(value),
                             names.join(", ")
                         ),
                     );
@@ -220,7 +205,7 @@ impl AuthcacheCleanupTask {
         let cutoff = now
             .checked_sub_signed(age)
             .unwrap_or(chrono::NaiveDateTime::MIN);
-        out.cutoff = Some(format!("last_auth < {}", python_datetime_str(&cutoff)));
+        out.cutoff = Some(format!("last_auth < {}", datetime_str(&cutoff)));
         let plan = DeletePlan {
             table: TABLE,
             pk: "id",

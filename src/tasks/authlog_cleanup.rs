@@ -8,15 +8,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
-use crate::clock::python_datetime_str;
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::Duration;
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "authlog_cleanup";
@@ -86,28 +83,7 @@ impl KindSpec for AuthlogCleanup {
     }
 }
 
-impl TaskKind for AuthlogCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
-
-/// `30 days` for whole days (privacyIDEA's wording), else the duration as written.
-fn age_words(age: Duration) -> String {
-    if age.as_secs().is_multiple_of(86_400) {
-        format!("{} days", age.as_secs() / 86_400)
-    } else {
-        age.to_string()
-    }
-}
+super::task_kind!(AuthlogCleanupTask);
 
 impl AuthlogCleanupTask {
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
@@ -118,8 +94,8 @@ impl AuthlogCleanupTask {
         let d = conn.dialect();
         let old_parents = format!("{} < ?", d.quote("timestamp"));
         let params = vec![Value::DateTime(cutoff)];
-        out.cutoff = Some(format!("timestamp < {}", python_datetime_str(&cutoff)));
-        let age = age_words(self.older_than);
+        out.cutoff = Some(format!("timestamp < {}", datetime_str(&cutoff)));
+        let age = super::cleanup::age_words(self.older_than, 86_400, "days");
         let parent_plan = DeletePlan {
             table: PARENT,
             pk: "id",

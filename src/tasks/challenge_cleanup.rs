@@ -2,12 +2,12 @@
 //! challenges (`expiration < now`), or with `older_than` those created longer ago
 //! (`timestamp < now - age`). Challenge timestamps are naive UTC (reference/schema.md §7).
 
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskSite};
-use crate::clock::python_datetime_str;
+use super::{TaskContext, TaskError, TaskOutcome, TaskSite};
 use crate::db::delete::DeletePlan;
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::{ChallengeCleanup, Duration};
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "challenge_cleanup";
@@ -60,17 +60,14 @@ impl ChallengeCleanupTask {
                 let cutoff = age.before(now);
                 out.say(
                     ctx.output,
-                    format!(
-                        "Deleting challenges older than {}",
-                        python_datetime_str(&cutoff)
-                    ),
+                    format!("Deleting challenges older than {}", datetime_str(&cutoff)),
                 );
-                out.cutoff = Some(format!("timestamp < {}", python_datetime_str(&cutoff)));
+                out.cutoff = Some(format!("timestamp < {}", datetime_str(&cutoff)));
                 (format!("{} < ?", d.quote("timestamp")), cutoff)
             }
             None => {
                 out.say(ctx.output, "Deleting expired challenges.".into());
-                out.cutoff = Some(format!("expiration < {}", python_datetime_str(&now)));
+                out.cutoff = Some(format!("expiration < {}", datetime_str(&now)));
                 (format!("{} < ?", d.quote("expiration")), now)
             }
         };
@@ -92,19 +89,7 @@ impl ChallengeCleanupTask {
     }
 }
 
-impl super::TaskKind for ChallengeCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(ChallengeCleanupTask);
 
 impl super::KindSpec for ChallengeCleanup {
     const KIND: &'static str = KIND;

@@ -5,6 +5,7 @@
 use super::{TaskContext, TaskError, TaskOutcome, TaskStatus};
 use crate::db::delete::{self, DeletePlan};
 use crate::db::{Connection, DbResult};
+use crate::job::model::Duration;
 
 /// Which of the installation's databases the rows live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,5 +66,31 @@ pub fn delete_or_count(
             out.deleted = Some(e.deleted);
             Err(e.into())
         }
+    }
+}
+
+/// privacyIDEA's wording of an age in its messages: `30 days` (`unit_secs` 86 400,
+/// `unit_name` "days") or `24 hours` when the age is whole in that unit, else the duration as
+/// written in the job file.
+pub fn age_words(age: Duration, unit_secs: u64, unit_name: &str) -> String {
+    if age.as_secs().is_multiple_of(unit_secs) {
+        format!("{} {unit_name}", age.as_secs() / unit_secs)
+    } else {
+        age.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_in_privacyideas_words() {
+        let d = |s: &str| Duration::parse(s).unwrap();
+        assert_eq!(age_words(d("30d"), 86_400, "days"), "30 days");
+        assert_eq!(age_words(d("48h"), 86_400, "days"), "2 days");
+        assert_eq!(age_words(d("24h"), 3600, "hours"), "24 hours");
+        assert_eq!(age_words(d("36h"), 86_400, "days"), d("36h").to_string());
+        assert_eq!(age_words(d("90m"), 3600, "hours"), d("90m").to_string());
     }
 }

@@ -6,14 +6,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
-use crate::clock::python_datetime_str;
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "conditional_access_purge";
@@ -69,19 +66,7 @@ impl KindSpec for ConditionalAccessPurge {
     }
 }
 
-impl TaskKind for ConditionalAccessPurgeTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(ConditionalAccessPurgeTask);
 
 impl ConditionalAccessPurgeTask {
     fn tables(&self) -> Vec<(&'static str, &'static str, &'static str)> {
@@ -102,7 +87,7 @@ impl ConditionalAccessPurgeTask {
         let tables = self.tables();
         let names: Vec<&str> = tables.iter().map(|t| t.0).collect();
         super::require_tables(conn, &names)?;
-        out.cutoff = Some(format!("expires_at <= {}", python_datetime_str(&now)));
+        out.cutoff = Some(format!("expires_at <= {}", datetime_str(&now)));
         let d = conn.dialect();
         let mut total = 0;
         for (table, column, noun) in tables {
@@ -204,7 +189,7 @@ pub fn list_in_force(
                     let v = r.get(i);
                     let text = if *label == "expires" {
                         match v.as_datetime() {
-                            Some(t) => python_datetime_str(&t).replacen(' ', "T", 1),
+                            Some(t) => crate::pytext::isoformat(&t),
                             None => "permanent".to_string(),
                         }
                     } else {

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+use super::{TaskContext, TaskError, TaskOutcome, TaskStatus};
 use crate::db::catalog::Catalog;
 use crate::db::schema::Flavour;
 /// Re-exported where it was before the schema moved to `db::schema`.
@@ -188,19 +188,7 @@ impl CreateTablesTask {
     }
 }
 
-impl super::TaskKind for CreateTablesTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(CreateTablesTask);
 
 /// Say when existing tables lack columns, indexes or foreign keys of the known schema:
 /// create_tables does not alter existing tables, `db check` lists what is missing.

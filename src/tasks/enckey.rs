@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{TaskContext, TaskError, TaskFailure, TaskOutcome, TaskStatus};
+use super::{TaskContext, TaskError, TaskOutcome, TaskStatus};
 use crate::crypto::enckey::{read_key_file, write_new_file, write_new_key_file, EncKey, KeyFile};
 use crate::secret_input::SecretSource;
 
@@ -151,19 +151,7 @@ impl EnckeyTask {
     }
 }
 
-impl super::TaskKind for EnckeyTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(EnckeyTask);
 
 impl super::KindSpec for crate::job::model::Enckey {
     const KIND: &'static str = KIND;

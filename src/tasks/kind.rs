@@ -23,6 +23,33 @@ pub trait TaskKind: fmt::Debug + Send + Sync {
     fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure>;
 }
 
+/// The [`TaskKind`] impl most kinds share: the task struct has a `name: String` field, its
+/// module a `KIND` constant, and the work is an inherent
+/// `fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError>`
+/// that [`timed`](super::timed) times and turns into the outcome. Kinds that differ write the
+/// impl by hand. `KIND` resolves where the macro is used (items are not hygienic).
+macro_rules! task_kind {
+    ($task:ty) => {
+        impl $crate::tasks::TaskKind for $task {
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            fn kind(&self) -> &'static str {
+                KIND
+            }
+
+            fn run(
+                &self,
+                ctx: &mut $crate::tasks::TaskContext<'_>,
+            ) -> Result<$crate::tasks::TaskOutcome, $crate::tasks::TaskFailure> {
+                $crate::tasks::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
+            }
+        }
+    };
+}
+pub(crate) use task_kind;
+
 /// The parameters of one task kind as a job file writes them.
 pub trait KindSpec {
     /// The `kind` string; must equal the serde tag the registry gives the variant (a unit test

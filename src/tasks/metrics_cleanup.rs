@@ -5,15 +5,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
-use crate::clock::python_datetime_str;
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan, NoProgress};
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
 use crate::job::model::Duration;
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "metrics_cleanup";
@@ -84,28 +81,7 @@ impl KindSpec for MetricsCleanup {
     }
 }
 
-impl TaskKind for MetricsCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
-
-/// `24 hours` for whole hours (privacyIDEA's wording), else the duration as written.
-fn age_words(age: Duration) -> String {
-    if age.as_secs().is_multiple_of(3600) {
-        format!("{} hours", age.as_secs() / 3600)
-    } else {
-        age.to_string()
-    }
-}
+super::task_kind!(MetricsCleanupTask);
 
 impl MetricsCleanupTask {
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
@@ -113,7 +89,7 @@ impl MetricsCleanupTask {
         let conn = ctx.databases.main()?;
         out.database = Some(conn.target());
         super::require_tables(conn, &[TABLE])?;
-        out.cutoff = Some(format!("window_start < {}", python_datetime_str(&cutoff)));
+        out.cutoff = Some(format!("window_start < {}", datetime_str(&cutoff)));
         let plan = DeletePlan {
             table: TABLE,
             pk: "id",
@@ -121,7 +97,7 @@ impl MetricsCleanupTask {
             params: vec![Value::DateTime(cutoff)],
             chunksize: None,
         };
-        let age = age_words(self.older_than);
+        let age = super::cleanup::age_words(self.older_than, 3600, "hours");
         if ctx.dry_run {
             let n = delete::count_matching(conn, &plan)?;
             out.matched = Some(n);

@@ -35,6 +35,7 @@ pub mod usercache_cleanup;
 use std::path::{Path, PathBuf};
 
 pub use context::{Databases, TaskContext, TaskOutput};
+pub(crate) use kind::task_kind;
 pub use kind::{KindSpec, Task, TaskKind};
 pub use outcome::{timed, TaskError, TaskFailure, TaskOutcome, TaskStatus};
 pub use registry::TaskSpec;

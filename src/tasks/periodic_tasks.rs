@@ -14,14 +14,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskOutput,
-    TaskSite, TaskStatus,
+    KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskOutput, TaskSite, TaskStatus,
 };
 use crate::job::diagnostic::Diagnostic;
 use crate::periodic::node::{node_name, node_uuid};
 use crate::periodic::runner::{self, CronSink, Printer, RunContext, TaskRun};
 use crate::periodic::store;
-use crate::tasks::audit_rotate::py_repr_str;
+use crate::pytext::str_repr;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "periodic_tasks";
@@ -123,19 +122,7 @@ impl KindSpec for PeriodicTasks {
     }
 }
 
-impl TaskKind for PeriodicTasksTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(PeriodicTasksTask);
 
 /// privacyidea-cron's stdout and stderr lines, into the task's report.
 struct Lines<'a> {
@@ -199,7 +186,7 @@ impl PeriodicTasksTask {
                 if dry_run {
                     p.out_line(&format!(
                         "Not running {} because of the dry run.",
-                        py_repr_str(name)
+                        str_repr(name)
                     ));
                     p.finish();
                     out.status = TaskStatus::DryRun;
@@ -217,7 +204,7 @@ impl PeriodicTasksTask {
                 for i in &run.ignored {
                     notes.push(format!(
                         "Ignoring periodic task {}: {}",
-                        py_repr_str(&i.task),
+                        str_repr(&i.task),
                         i.reason
                     ));
                 }

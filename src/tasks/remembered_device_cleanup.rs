@@ -5,11 +5,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite};
-use crate::clock::python_datetime_str;
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite};
 use crate::db::delete::DeletePlan;
 use crate::db::Value;
 use crate::job::diagnostic::Diagnostic;
+use crate::pytext::datetime_str;
 
 /// The `kind` string of job files.
 pub const KIND: &str = "remembered_device_cleanup";
@@ -51,19 +51,7 @@ impl KindSpec for RememberedDeviceCleanup {
     }
 }
 
-impl TaskKind for RememberedDeviceCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(RememberedDeviceCleanupTask);
 
 impl RememberedDeviceCleanupTask {
     fn run_inner(&self, ctx: &mut TaskContext<'_>, out: &mut TaskOutcome) -> Result<(), TaskError> {
@@ -71,7 +59,7 @@ impl RememberedDeviceCleanupTask {
         let conn = ctx.databases.main()?;
         out.database = Some(conn.target());
         super::require_tables(conn, &[TABLE])?;
-        out.cutoff = Some(format!("expires_at < {}", python_datetime_str(&now)));
+        out.cutoff = Some(format!("expires_at < {}", datetime_str(&now)));
         let plan = DeletePlan {
             table: TABLE,
             pk: "series_id",

@@ -4,18 +4,14 @@
 //! cache and nothing is deleted). `usercache.timestamp` is local time (reference/schema.md),
 //! so the cutoff is the local now minus the expiration. privacyIDEA's lines, without its banner.
 
-use chrono::NaiveDateTime;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    KindSpec, Task, TaskContext, TaskError, TaskFailure, TaskKind, TaskOutcome, TaskSite,
-    TaskStatus,
-};
-use crate::clock::python_datetime_str;
+use super::{KindSpec, Task, TaskContext, TaskError, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::delete_ids;
 use crate::db::{Connection, Value};
 use crate::job::diagnostic::Diagnostic;
+use crate::pytext::{datetime_str, isoformat};
 
 /// The `kind` string of job files.
 pub const KIND: &str = "usercache_cleanup";
@@ -51,19 +47,7 @@ impl KindSpec for UsercacheCleanup {
     }
 }
 
-impl TaskKind for UsercacheCleanupTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run(&self, ctx: &mut TaskContext<'_>) -> Result<TaskOutcome, TaskFailure> {
-        super::timed(&self.name, KIND, |out| self.run_inner(ctx, out))
-    }
-}
+super::task_kind!(UsercacheCleanupTask);
 
 /// The cache lifetime in seconds as privacyIDEA's `get_cache_time` reads it: Python's `int()`
 /// of the stored text (surrounding whitespace allowed), 0 when missing or not an integer.
@@ -85,11 +69,6 @@ pub fn cache_seconds(conn: &mut dyn Connection) -> Result<i64, TaskError> {
     let t = text.trim();
     let t = t.strip_prefix('+').unwrap_or(t);
     Ok(t.parse::<i64>().unwrap_or(0))
-}
-
-/// Python's `datetime.isoformat()` of a naive datetime.
-fn isoformat(dt: &NaiveDateTime) -> String {
-    python_datetime_str(dt).replacen(' ', "T", 1)
 }
 
 /// privacyIDEA's `'{:<5} {:<10} {:<10} {:<30} {:<10}'` (a NULL shows as `None`).
@@ -128,7 +107,7 @@ impl UsercacheCleanupTask {
                     "the user cache expiration {seconds} (config {EXPIRATION_KEY}) is out of range"
                 ))
             })?;
-        out.cutoff = Some(format!("timestamp < {}", python_datetime_str(&cutoff)));
+        out.cutoff = Some(format!("timestamp < {}", datetime_str(&cutoff)));
         out.say(ctx.output, "Expired entries:".into());
         let d = conn.dialect();
         let q = |c: &str| d.quote(c);

@@ -7,7 +7,6 @@
 //! cluster committed before them.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
 use chrono::TimeDelta;
@@ -22,13 +21,11 @@ use pi_manage::job::model::{AuditRotate, TaskSpec, Watermark};
 use pi_manage::settings::Settings;
 use pi_manage::tasks::{self, Databases, TaskSite};
 
-use crate::harness::{clock_utc, Collect, RunResult};
+use crate::harness::{self, clock_utc, Collect, RunResult, TestDb};
 
 const VAR: &str = "PIM_TEST_GALERA_URLS";
 /// The DDL our create_tables runs on MariaDB >= 10.3, whatever it currently holds.
 const MARIADB_DDL: &str = include_str!("../../src/db/ddl/mariadb.sql");
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -90,26 +87,24 @@ fn open_synced(url: &str) -> Box<dyn Connection> {
     c
 }
 
-/// One test database on the cluster, created through node 1 and dropped on drop.
+/// One test database on the cluster, created through node 1 by the shared harness (which
+/// also drops it), then awaited on every node.
 struct GaleraDb {
     name: String,
-    admin: Vec<String>,
     /// The database's URL on each node.
     urls: Vec<String>,
+    _db: TestDb,
 }
 
 impl GaleraDb {
     fn new() -> Option<GaleraDb> {
         let admin = cluster()?;
-        let name = format!(
-            "pim_g_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let mut c = open(&admin[0]);
-        let q = c.dialect().quote(&name);
-        c.execute_batch(&format!("CREATE DATABASE {q} CHARACTER SET utf8mb4"))
-            .expect("create test database");
+        let db = harness::database_on(parse(&admin[0]));
+        let name = db
+            .url
+            .database
+            .clone()
+            .expect("the harness names the database");
         // Every node has applied the CREATE DATABASE before anything connects to it there.
         for a in &admin {
             let seen = open_synced(a)
@@ -121,7 +116,11 @@ impl GaleraDb {
             assert_eq!(seen, Some(1), "{a}: database {name} replicated");
         }
         let urls = admin.iter().map(|a| with_database(a, &name)).collect();
-        Some(GaleraDb { name, admin, urls })
+        Some(GaleraDb {
+            name,
+            urls,
+            _db: db,
+        })
     }
 
     /// A product connection to node `i` (0-based).
@@ -171,15 +170,6 @@ impl GaleraDb {
     fn create_tables(&self, i: usize) {
         let r = self.run(i, TaskSpec::CreateTables(Default::default()), &clock_utc());
         assert_eq!(r.report.status, JobStatus::Ok, "{:?}", r.report);
-    }
-}
-
-impl Drop for GaleraDb {
-    fn drop(&mut self) {
-        if let Ok(mut c) = db::open(&parse(&self.admin[0]), &OpenOptions::default()) {
-            let q = c.dialect().quote(&self.name);
-            let _ = c.execute_batch(&format!("DROP DATABASE IF EXISTS {q}"));
-        }
     }
 }
 

@@ -79,7 +79,14 @@ impl Drop for TestDb {
         if let Some(admin) = &self.admin {
             if let Ok(mut c) = db::open(admin, &OpenOptions::default()) {
                 let q = c.dialect().quote(&self.name);
-                let _ = c.execute_batch(&format!("DROP DATABASE IF EXISTS {q}"));
+                // PostgreSQL refuses to drop a database a session of a panicked test still
+                // holds; FORCE (13+) ends those sessions.
+                let forced = self.backend == Backend::Postgres
+                    && c.execute_batch(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
+                        .is_ok();
+                if !forced {
+                    let _ = c.execute_batch(&format!("DROP DATABASE IF EXISTS {q}"));
+                }
             }
         }
     }

@@ -24,6 +24,8 @@ mod closed_output;
 mod concurrency;
 mod create_tables;
 mod db_cli;
+// The drivers answer the same questions the same way (server-backed driver tests).
+mod driver_conformance;
 mod editor;
 mod galera;
 mod hostile;
