@@ -375,6 +375,73 @@ fn interrupted_chunked_rotation_keeps_what_it_did_and_a_rerun_finishes() {
     }
 }
 
+/// Rules mode without a chunk size, asked to stop before it starts: whatever it deleted is
+/// committed and reported (on SQLite the rules run inside one `DELETE`, which then keeps every
+/// row; the servers finish the page they read), and a re-run leaves the same rows as an
+/// uninterrupted run.
+#[test]
+fn interrupted_unchunked_rules_rotation_commits_what_it_did_and_a_rerun_finishes() {
+    let clock = clock_at("2026-11-22T12:00:00+01:00");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, RULES_FILE).unwrap();
+    let spec = TaskSpec::AuditRotate(AuditRotate {
+        rules_file: Some(rules.clone()),
+        ..Default::default()
+    });
+    for db in privacyidea_databases() {
+        let mut c = db.connect();
+        insert_audit(c.as_mut(), &rules_rows(clock.now_local()));
+        let mut diags = Vec::new();
+        let task = tasks::prepare(
+            &spec,
+            &TaskSite::command_line(std::path::Path::new(".")),
+            &mut diags,
+        )
+        .unwrap();
+        let interrupt = Interrupt::new();
+        interrupt.trigger(15);
+        let rt = Runtime {
+            clock: &clock,
+            interrupt: &interrupt,
+            open: OpenOptions::default(),
+        };
+        let mut dbs = Databases::new(db.url.clone(), None, OpenOptions::default());
+        let mut out = Collect::default();
+        let report = executor::run_with_databases(
+            "t",
+            "t",
+            &[task],
+            &db.settings(),
+            &mut dbs,
+            &RunOptions::default(),
+            &rt,
+            &mut out,
+        );
+        assert_eq!(
+            report.tasks[0].status,
+            TaskStatus::Interrupted,
+            "{}",
+            db.label()
+        );
+        let left = ids(c.as_mut(), "pidea_audit");
+        assert_eq!(
+            report.tasks[0].deleted,
+            Some(20 - left.len() as u64),
+            "{}",
+            db.label()
+        );
+        let r = run_spec(&db, spec.clone(), false, &clock);
+        assert_eq!(r.report.status, JobStatus::Ok, "{:?}", r.report);
+        assert_eq!(
+            ids(c.as_mut(), "pidea_audit"),
+            vec![1, 3, 7, 11],
+            "{}",
+            db.label()
+        );
+    }
+}
+
 #[test]
 fn separate_audit_database_is_used_for_counting_and_deleting() {
     let clock = clock_utc();
