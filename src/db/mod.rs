@@ -30,6 +30,10 @@ pub use open::{open, OpenOptions};
 pub use sql_split::split_sql_statements;
 pub use value::{Row, Value};
 
+/// A test written in Rust that SQL calls once per row ([`Connection::execute_with_predicate`]);
+/// it gets the function's arguments as a [`Row`].
+pub type RowPredicate = Box<dyn FnMut(&Row) -> bool + Send>;
+
 /// What went wrong, in the terms retry and exit-code decisions need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbErrorKind {
@@ -113,6 +117,21 @@ pub trait Connection: Send {
     /// AUTO_INCREMENT on MySQL and pre-10.3 MariaDB, identity columns). Decided by looking at
     /// the database, since an upgraded installation may differ from a fresh one.
     fn next_id_sql(&mut self, _sequence: &str) -> DbResult<Option<String>> {
+        Ok(None)
+    }
+
+    /// Run one statement that calls `predicate` as the SQL function `name` of `n_args`
+    /// arguments (true is 1, false 0), registered for this statement only, and return the
+    /// number of rows it changed. `None` on backends whose SQL cannot call back into this
+    /// process (the servers); callers then read the rows and act on them by key instead.
+    fn execute_with_predicate(
+        &mut self,
+        _sql: &str,
+        _params: &[Value],
+        _name: &str,
+        _n_args: usize,
+        _predicate: RowPredicate,
+    ) -> DbResult<Option<u64>> {
         Ok(None)
     }
 

@@ -4,12 +4,16 @@
 //! them as strings, so timestamps are bound in exactly that form.
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{ErrorCode, OpenFlags};
 
 use super::value::SQLITE_DATETIME_FORMAT;
-use super::{Connection, DbError, DbErrorKind, DbResult, Dialect, OpenOptions, Row, Value};
+use super::{
+    Connection, DbError, DbErrorKind, DbResult, Dialect, OpenOptions, Row, RowPredicate, Value,
+};
 use crate::dburl::DbUrl;
 
 /// Statements longer than this are prepared without the statement cache.
@@ -139,6 +143,48 @@ impl Connection for SqliteConnection {
             f(&row)?;
         }
         Ok(())
+    }
+
+    fn execute_with_predicate(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        name: &str,
+        n_args: usize,
+        predicate: RowPredicate,
+    ) -> DbResult<Option<u64>> {
+        let n_arg = i32::try_from(n_args)
+            .map_err(|_| DbError::other(format!("{name}: too many arguments ({n_args})")))?;
+        // SQLite calls the function from this thread only, inside `execute` below; the mutex
+        // is what rusqlite's `Send + Fn` bound asks for and is never contended.
+        let state = Mutex::new((predicate, Row::default()));
+        self.conn
+            .create_scalar_function(
+                name,
+                n_arg,
+                FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+                move |ctx| {
+                    let mut guard = state.lock().unwrap_or_else(PoisonError::into_inner);
+                    let (predicate, row) = &mut *guard;
+                    row.0.clear();
+                    for i in 0..ctx.len() {
+                        row.0.push(to_value(ctx.get_raw(i)));
+                    }
+                    Ok(predicate(row))
+                },
+            )
+            .map_err(map_err)?;
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        // Not through the statement cache: a cached statement would outlive the function.
+        let result = self
+            .conn
+            .prepare(sql)
+            .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(params.iter())));
+        // Removed whatever happened, so no later statement can call this run's predicate.
+        let removed = self.conn.remove_function(name, n_arg);
+        let n = result.map_err(map_err)?;
+        removed.map_err(map_err)?;
+        Ok(Some(n as u64))
     }
 
     fn execute_batch(&mut self, sql: &str) -> DbResult<()> {

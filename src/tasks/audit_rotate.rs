@@ -6,10 +6,12 @@
 //!   (ids have gaps, so the cut is the id of the low-th newest row, not `last_id - low`);
 //! * age: `date` older than now minus the age, in local time as privacyIDEA writes it;
 //! * rules: the first rule whose column regexes all match decides, and the row goes when it
-//!   is older than that rule's age. Rows are streamed in id order in pages and deleted in
-//!   slices as they are found, so memory stays flat however large the table is. Without a
-//!   chunk size all of it is one transaction (as the single `DELETE` of the other modes); with
-//!   one, every slice of that many ids is committed on its own.
+//!   is older than that rule's age. Without a chunk size all of it is one transaction (as the
+//!   single `DELETE` of the other modes): on SQLite one `DELETE` that calls the rules from SQL
+//!   for each row, so the table is passed over once as by the raw statement; on the servers
+//!   rows are streamed in id order in pages and each page's matches deleted by id. With a
+//!   chunk size the pages are read the same way on every backend and every slice of that many
+//!   ids is committed on its own. Memory stays flat however large the table is.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -20,7 +22,7 @@ use serde_json::Value as Json;
 
 use super::{TaskContext, TaskOutcome, TaskSite, TaskStatus};
 use crate::db::delete::{self, DeletePlan};
-use crate::db::{Connection, Value};
+use crate::db::{Connection, Row, Value};
 use crate::job::diagnostic::{did_you_mean, Diagnostic};
 use crate::job::model::{AuditRotate, Duration, Watermark};
 use crate::job::source::{escape_segment, Pos, Source};
@@ -429,12 +431,22 @@ impl AuditRotateTask {
             }
         } else {
             // Without a chunk size the whole rotation is one transaction, as the one `DELETE`
-            // of the age and watermark modes: each page's matches are deleted as soon as they
-            // are found (memory stays one page), and a single commit at the end. Committing
-            // every few thousand ids instead cost twice the raw `DELETE` on SQLite, where each
-            // commit writes and syncs the same index pages again (docs/benchmarks.md).
+            // of the age and watermark modes, with a single commit at the end. Committing every
+            // few thousand ids instead cost twice the raw `DELETE` on SQLite, where each commit
+            // writes and syncs the same index pages again (docs/benchmarks.md). Where SQL
+            // cannot call the rules, each page's matches are deleted by id as soon as they are
+            // found (memory stays one page).
             let start = scan.clone_start();
             let n = delete::in_transaction_with_retry(conn, |c| {
+                // On SQLite the rules run inside one `DELETE`, as the raw statement would.
+                interrupted = None;
+                if let Some((n, stopped)) = scan.delete_in_one_statement(c, interrupt)? {
+                    interrupted = stopped;
+                    if let Some(o) = observer.as_mut() {
+                        o.chunk_committed(n);
+                    }
+                    return Ok(n);
+                }
                 // A retried transaction starts over.
                 scan.restart(&start);
                 interrupted = None;
@@ -463,20 +475,20 @@ impl AuditRotateTask {
             deleted = n;
         }
         drop(observer);
-        for (rule, n) in rules.iter().zip(&scan.matched_per_rule) {
+        for (rule, n) in rules.iter().zip(&scan.matcher.matched_per_rule) {
             out.say(
                 ctx.output,
                 format!("Rule {} matched {n} times.", rule.display),
             );
         }
-        out.matched = Some(scan.found);
+        out.matched = Some(scan.matcher.found);
         if dry_run {
             out.status = TaskStatus::DryRun;
             out.say(
                 ctx.output,
                 format!(
                     "If you only would let me I would clean up {} entries!",
-                    scan.found
+                    scan.matcher.found
                 ),
             );
         } else {
@@ -491,22 +503,61 @@ impl AuditRotateTask {
     }
 }
 
+/// The rules compiled for matching rows read as `columns` (id, date, then every column a rule
+/// looks at), with their cut-offs: the first rule whose conditions all match decides, and the
+/// row goes when it is older than that rule's cut-off. Shared by the paged scan and the SQL
+/// predicate of the single `DELETE` on SQLite, so both decide exactly alike.
+#[derive(Default)]
+struct RuleMatcher {
+    /// Per rule: its cut-off and its conditions as (column index, regex).
+    rules: Vec<(NaiveDateTime, Vec<(usize, Regex)>)>,
+    columns: Vec<String>,
+    /// Python's `str()` of each column of the current row (reused buffers).
+    column_text: Vec<String>,
+    matched_per_rule: Vec<u64>,
+    found: u64,
+}
+
+impl RuleMatcher {
+    /// Whether the row goes; counts it under the rule that decided.
+    fn decide(&mut self, row: &Row) -> bool {
+        let Some(date) = row.get(1).as_datetime() else {
+            return false;
+        };
+        for (i, col) in self.columns.iter().enumerate().skip(2) {
+            self.column_text[i] = python_str(col, row.get(i));
+        }
+        for (ri, (cutoff, conditions)) in self.rules.iter().enumerate() {
+            let all = conditions.iter().all(|(ci, regex)| {
+                let text = match ci {
+                    0 => python_str("id", row.get(0)),
+                    1 => python_str("date", row.get(1)),
+                    _ => return regex.is_match(&self.column_text[*ci]).unwrap_or(false),
+                };
+                regex.is_match(&text).unwrap_or(false)
+            });
+            if all {
+                if date < *cutoff {
+                    self.matched_per_rule[ri] += 1;
+                    self.found += 1;
+                    return true;
+                }
+                return false;
+            }
+        }
+        false
+    }
+}
+
 /// Rules mode's pass over `pidea_audit`: pages of rows older than the latest cut-off, in id
 /// order, each matched against the rules (the first rule that matches decides).
-struct RulesScan<'r> {
-    rules: &'r [Rule],
-    cutoffs: Vec<NaiveDateTime>,
+struct RulesScan {
+    matcher: RuleMatcher,
     latest_cutoff: NaiveDateTime,
-    columns: Vec<String>,
-    /// Column index of each condition in the select list, per rule.
-    cond_index: Vec<Vec<usize>>,
     select: String,
-    column_text: Vec<String>,
     last_id: i64,
     /// Ids matched and not yet deleted.
     pending: Vec<i64>,
-    matched_per_rule: Vec<u64>,
-    found: u64,
 }
 
 /// Where a scan stood, to start a retried transaction over.
@@ -516,11 +567,14 @@ struct ScanStart {
     matched_per_rule: Vec<u64>,
 }
 
-impl<'r> RulesScan<'r> {
+/// The SQL function through which SQLite asks the rules about each row.
+const RULES_FUNCTION: &str = "pi_manage_rotate_rules";
+
+impl RulesScan {
     /// `None` when there are no rules.
     fn new(
         conn: &mut dyn Connection,
-        rules: &'r [Rule],
+        rules: &[Rule],
         now_local: NaiveDateTime,
     ) -> Result<Option<Self>, super::TaskError> {
         let d = conn.dialect();
@@ -542,16 +596,25 @@ impl<'r> RulesScan<'r> {
                 )));
             }
         }
-        let cutoffs: Vec<NaiveDateTime> = rules
+        let compiled: Vec<(NaiveDateTime, Vec<(usize, Regex)>)> = rules
             .iter()
             .map(|r| {
-                now_local
+                let cutoff = now_local
                     .checked_sub_signed(r.older_than)
-                    .unwrap_or(NaiveDateTime::MIN)
+                    .unwrap_or(NaiveDateTime::MIN);
+                let conditions = r
+                    .conditions
+                    .iter()
+                    .map(|c| {
+                        let ci = columns.iter().position(|x| *x == c.column).unwrap_or(0);
+                        (ci, c.regex.clone())
+                    })
+                    .collect();
+                (cutoff, conditions)
             })
             .collect();
         // No rule can delete a row newer than the latest cut-off, so only older rows are read.
-        let Some(latest_cutoff) = cutoffs.iter().max().copied() else {
+        let Some(latest_cutoff) = compiled.iter().map(|(c, _)| *c).max() else {
             return Ok(None);
         };
         let select = format!(
@@ -566,42 +629,35 @@ impl<'r> RulesScan<'r> {
             d.quote("date"),
             d.quote("id"),
         );
-        let cond_index = rules
-            .iter()
-            .map(|r| {
-                r.conditions
-                    .iter()
-                    .map(|c| columns.iter().position(|x| *x == c.column).unwrap_or(0))
-                    .collect()
-            })
-            .collect();
         Ok(Some(RulesScan {
-            rules,
-            cutoffs,
+            matcher: RuleMatcher {
+                matched_per_rule: vec![0; compiled.len()],
+                rules: compiled,
+                column_text: vec![String::new(); columns.len()],
+                columns,
+                found: 0,
+            },
             latest_cutoff,
-            column_text: vec![String::new(); columns.len()],
-            columns,
-            cond_index,
             select,
             last_id: i64::MIN,
             pending: Vec::new(),
-            matched_per_rule: vec![0; rules.len()],
-            found: 0,
         }))
     }
 
     fn clone_start(&self) -> ScanStart {
         ScanStart {
             last_id: self.last_id,
-            found: self.found,
-            matched_per_rule: self.matched_per_rule.clone(),
+            found: self.matcher.found,
+            matched_per_rule: self.matcher.matched_per_rule.clone(),
         }
     }
 
     fn restart(&mut self, start: &ScanStart) {
         self.last_id = start.last_id;
-        self.found = start.found;
-        self.matched_per_rule.clone_from(&start.matched_per_rule);
+        self.matcher.found = start.found;
+        self.matcher
+            .matched_per_rule
+            .clone_from(&start.matched_per_rule);
         self.pending.clear();
     }
 
@@ -610,15 +666,9 @@ impl<'r> RulesScan<'r> {
     fn next_page(&mut self, conn: &mut dyn Connection) -> Result<bool, crate::db::DbError> {
         let mut page_rows = 0u64;
         let RulesScan {
-            rules,
-            cutoffs,
-            columns,
-            cond_index,
-            column_text,
+            matcher,
             last_id,
             pending,
-            matched_per_rule,
-            found,
             ..
         } = self;
         conn.for_each_row(
@@ -627,34 +677,92 @@ impl<'r> RulesScan<'r> {
             &mut |row| {
                 page_rows += 1;
                 *last_id = row.get(0).as_i64().unwrap_or(*last_id);
-                let Some(date) = row.get(1).as_datetime() else {
-                    return Ok(());
-                };
-                for (i, col) in columns.iter().enumerate().skip(2) {
-                    column_text[i] = python_str(col, row.get(i));
-                }
-                for (ri, rule) in rules.iter().enumerate() {
-                    let all = rule.conditions.iter().zip(&cond_index[ri]).all(|(c, &ci)| {
-                        let text = match ci {
-                            0 => python_str("id", row.get(0)),
-                            1 => python_str("date", row.get(1)),
-                            _ => return c.regex.is_match(&column_text[ci]).unwrap_or(false),
-                        };
-                        c.regex.is_match(&text).unwrap_or(false)
-                    });
-                    if all {
-                        if date < cutoffs[ri] {
-                            matched_per_rule[ri] += 1;
-                            pending.push(row.get(0).as_i64().unwrap_or_default());
-                            *found += 1;
-                        }
-                        break;
-                    }
+                if matcher.decide(row) {
+                    pending.push(row.get(0).as_i64().unwrap_or_default());
                 }
                 Ok(())
             },
         )?;
         Ok(page_rows == PAGE_ROWS)
+    }
+
+    /// The whole rotation as one `DELETE` in the caller's transaction, SQLite calling the
+    /// rules for each row older than the latest cut-off: the same single pass over the table
+    /// as the raw `DELETE … WHERE date < CASE …`, with no rows read out and no ids sent back.
+    /// `None` when the backend cannot call the rules from SQL. The counts start from zero, so
+    /// a retried transaction counts afresh. After an interrupt the rules keep every further
+    /// row, and the signal is returned with what was deleted before it.
+    fn delete_in_one_statement(
+        &mut self,
+        conn: &mut dyn Connection,
+        interrupt: &crate::interrupt::Interrupt,
+    ) -> Result<Option<(u64, Option<i32>)>, crate::db::DbError> {
+        let d = conn.dialect();
+        let sql = format!(
+            "DELETE FROM {} WHERE {} < ? AND {RULES_FUNCTION}({})",
+            d.quote(TABLE),
+            d.quote("date"),
+            self.matcher
+                .columns
+                .iter()
+                .map(|c| d.quote(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        self.matcher.found = 0;
+        self.matcher.matched_per_rule.fill(0);
+        let matcher = std::mem::take(&mut self.matcher);
+        let n_args = matcher.columns.len();
+        // The predicate owns the matcher while SQLite runs; it comes back through here.
+        let shared = std::sync::Arc::new(std::sync::Mutex::new((matcher, None::<i32>, 0u32)));
+        let in_sql = std::sync::Arc::clone(&shared);
+        let interrupt = interrupt.clone();
+        let predicate: crate::db::RowPredicate = Box::new(move |row: &Row| {
+            let mut guard = in_sql
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (matcher, stopped, calls) = &mut *guard;
+            if stopped.is_some() {
+                return false;
+            }
+            // Checking the flag costs a lock when a lease deadline is attached: not every row
+            // (but the first, so a stop asked for before the statement deletes nothing).
+            let check = *calls % 1024 == 0;
+            *calls = calls.wrapping_add(1);
+            if check {
+                if let Some(sig) = interrupt.requested() {
+                    *stopped = Some(sig);
+                    return false;
+                }
+            }
+            matcher.decide(row)
+        });
+        let result = conn.execute_with_predicate(
+            &sql,
+            &[Value::DateTime(self.latest_cutoff)],
+            RULES_FUNCTION,
+            n_args,
+            predicate,
+        );
+        // The connection dropped the predicate (and its clone of `shared`) when it returned.
+        let (matcher, stopped) = match std::sync::Arc::try_unwrap(shared) {
+            Ok(m) => {
+                let (matcher, stopped, _) = m
+                    .into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                (matcher, stopped)
+            }
+            Err(shared) => {
+                let mut g = shared
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let stopped = g.1;
+                let matcher = std::mem::take(&mut g.0);
+                (matcher, stopped)
+            }
+        };
+        self.matcher = matcher;
+        Ok(result?.map(|n| (n, stopped)))
     }
 }
 
