@@ -32,6 +32,7 @@ mod keys;
 mod outage_servers;
 mod package;
 mod periodic;
+mod periodic_real;
 mod picfg;
 mod policies;
 mod policies_cli;
