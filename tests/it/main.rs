@@ -16,6 +16,7 @@ mod backup_kill;
 mod challenge_cleanup;
 mod cleanups;
 mod cleanups_cli;
+mod cleanups_real;
 mod cli;
 mod cli_docs;
 mod cli_help;

@@ -26,7 +26,9 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(fixtures().join(name)).unwrap()
 }
 
-/// seed.json's value: `{"days_ago": n}` is a timestamp n days before now (naive UTC).
+/// A seed.json value. Timestamps are objects: `{"days_ago": n}` and `{"utc_minutes": n}` are
+/// naive UTC relative to now, `{"local_minutes": n}` naive local time in Europe/Berlin (the
+/// `TZ` the fixtures were made with), `{"at": "…"}` a fixed naive timestamp.
 fn value(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Null,
@@ -34,15 +36,31 @@ fn value(v: &serde_json::Value) -> Value {
         serde_json::Value::Number(n) => Value::Int(n.as_i64().unwrap()),
         serde_json::Value::String(s) => Value::Text(s.clone()),
         serde_json::Value::Object(o) => {
-            let days = o["days_ago"].as_i64().unwrap();
-            Value::DateTime(Utc::now().naive_utc() - TimeDelta::days(days))
+            let now = Utc::now();
+            let (key, n) = o.iter().next().unwrap();
+            Value::DateTime(match key.as_str() {
+                "days_ago" => now.naive_utc() - TimeDelta::days(n.as_i64().unwrap()),
+                "utc_minutes" => now.naive_utc() + TimeDelta::minutes(n.as_i64().unwrap()),
+                "local_minutes" => {
+                    now.with_timezone(&chrono_tz::Europe::Berlin).naive_local()
+                        + TimeDelta::minutes(n.as_i64().unwrap())
+                }
+                "at" => chrono::NaiveDateTime::parse_from_str(
+                    n.as_str().unwrap(),
+                    "%Y-%m-%d %H:%M:%S%.f",
+                )
+                .unwrap(),
+                other => panic!("unexpected timestamp {other}"),
+            })
         }
         other => panic!("unexpected seed value {other}"),
     }
 }
 
-fn seed(conn: &mut dyn Connection) {
-    let seed: serde_json::Value = serde_json::from_str(&read("seed.json")).unwrap();
+/// Load a fixture directory's seed.json.
+pub fn seed_from(conn: &mut dyn Connection, dir: &Path) {
+    let text = std::fs::read_to_string(dir.join("seed.json")).unwrap();
+    let seed: serde_json::Value = serde_json::from_str(&text).unwrap();
     for t in seed["tables"].as_array().unwrap() {
         let cols: Vec<&str> = t["columns"]
             .as_array()
@@ -62,7 +80,7 @@ fn seed(conn: &mut dyn Connection) {
 
 /// privacyIDEA's stderr without its Python tracebacks (`Traceback …`, the indented frames,
 /// the exception line and the empty line `print_stderr` adds after it).
-fn without_tracebacks(s: &str) -> String {
+pub fn without_tracebacks(s: &str) -> String {
     let mut out = String::new();
     let (mut in_traceback, mut after_traceback) = (false, false);
     for line in s.split_inclusive('\n') {
@@ -141,7 +159,7 @@ fn periodic_commands_match_privacyidea_3_14() {
     for db in privacyidea_databases() {
         let l = db.label();
         let mut c = db.connect();
-        seed(c.as_mut());
+        seed_from(c.as_mut(), &fixtures());
         let dir = tempfile::tempdir().unwrap();
         let picfg = dir.path().join("pi.cfg");
         std::fs::write(
