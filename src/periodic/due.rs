@@ -139,6 +139,22 @@ mod tests {
     }
 
     #[test]
+    fn dst_transitions_in_local_time() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let next = |last: &str| {
+            let t = task("30 2 * * *", last, &[]);
+            next_run(&t, "n1", berlin).unwrap().naive_utc()
+        };
+        // 02:30 does not exist on 2026-03-29: the end of the gap, 03:00 CEST (croniter 7.0.0,
+        // which privacyIDEA 3.14 installs, gives the same).
+        assert_eq!(next("2026-03-28 12:00:00"), at("2026-03-29 01:00:00"));
+        // 02:30 happens twice on 2026-10-25: once, at the first (croniter 7.0.0 runs again
+        // at 01:30 UTC; docs/compatibility.md).
+        assert_eq!(next("2026-10-24 12:00:00"), at("2026-10-25 00:30:00"));
+        assert_eq!(next("2026-10-25 00:30:00"), at("2026-10-26 01:30:00"));
+    }
+
+    #[test]
     fn day_fields_are_ored_when_neither_is_full_as_croniter_does() {
         // 2026-11-22 is a Sunday. Odd days OR Tuesdays: the 23rd. (Vixie cron, reading `*/2`
         // as `*`, would AND them: Tuesday the 1st of December.)

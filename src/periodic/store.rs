@@ -25,7 +25,9 @@ pub struct PeriodicTask {
     pub ordering: i64,
     /// Naive UTC.
     pub last_update: NaiveDateTime,
-    /// `(key, value)` in id order; values are strings or NULL.
+    /// `(key, value)` in key order (the database's order of the unique index
+    /// `(periodictask_id, key)`, which privacyIDEA's unordered query reads on SQLite and
+    /// PostgreSQL); values are strings or NULL.
     pub options: Vec<(String, Option<String>)>,
     /// `(node, timestamp)`, naive UTC.
     pub last_runs: Vec<(String, NaiveDateTime)>,
@@ -111,14 +113,18 @@ pub fn load(conn: &mut dyn Connection, name: Option<&str>) -> DbResult<Vec<Perio
     if tasks.is_empty() {
         return Ok(tasks);
     }
+    // privacyIDEA reads a task's options without ORDER BY; the databases answer that from
+    // the unique index ptoix_1 (periodictask_id, key), so `list` prints them in key order
+    // (checked against privacyIDEA 3.14: tests/fixtures/periodic/).
     let options = conn.query_rows(
         &format!(
-            "SELECT {}, {}, {} FROM {} ORDER BY {}",
+            "SELECT {}, {}, {} FROM {} ORDER BY {}, {}",
             q("periodictask_id"),
             q("key"),
             q("value"),
             q(OPTIONS),
-            q("id")
+            q("periodictask_id"),
+            q("key")
         ),
         &[],
     )?;

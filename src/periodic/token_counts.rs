@@ -1,10 +1,13 @@
-//! The token counts of the `SimpleStats` module, as privacyIDEA's `get_tokens(count=True, …)`
-//! counts them: over the token query with its node-specific realm filter (`all_nodes=False`),
-//! which leaves out tokens whose owner's resolver is configured only for other nodes, or
-//! whose owner's realm has no resolver for this node. Like privacyIDEA's
-//! `count(*)` over the joined query, a token with several owners counts once per owner.
-//! `user_with_token` is `get_users_with_active_tokens`: the distinct (resolver, user id)
-//! pairs owning an active token.
+//! The token counts of the `SimpleStats` module, as privacyIDEA 3.14's `get_tokens(count=True, …)`
+//! counts them: `count(DISTINCT token.id)` over the token query with its node-specific realm
+//! filter (`all_nodes=False`). A token counts unless its owner is served only by other nodes:
+//! the owner's resolver is in some realm but in none for this node, or the owner's realm has
+//! resolvers and none of them is for this node. A resolver in no realm and a realm without
+//! resolvers leave the token counted ("such a token is shown on every node"), and a token with
+//! several owners counts once. (Confirmed against privacyIDEA 3.14 on the same database:
+//! tests/fixtures/periodic/.)
+//! `user_with_token` is `get_users_with_active_tokens`: the distinct (resolver, user id) pairs
+//! owning an active token, on every node.
 
 use crate::db::{Connection, DbResult, Value};
 
@@ -22,13 +25,14 @@ pub enum TokenCount {
     Assigned,
 }
 
-/// The resolvers this node may use and the realms it must leave out (privacyIDEA's
-/// `get_realms()` walk in `_create_token_query`).
+/// The resolvers and realms of `_create_token_query`'s walk over `get_realms()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeRealms {
     /// Resolvers in some realm for all nodes or for this node.
     pub resolvers: Vec<String>,
-    /// Lower-cased names of realms without a resolver for this node.
+    /// Resolvers in some realm, for any node.
+    pub resolvers_of_any_node: Vec<String>,
+    /// Lower-cased names of realms that have resolvers, none of them for this node.
     pub excluded_realms: Vec<String>,
 }
 
@@ -62,39 +66,48 @@ pub fn node_realms(conn: &mut dyn Connection, node_uuid: Option<&str>) -> DbResu
         &[],
     )?;
     let mut out = NodeRealms::default();
-    let mut realms: Vec<(String, bool)> = Vec::new();
+    // (realm, has a resolver, has a resolver for this node)
+    let mut realms: Vec<(String, bool, bool)> = Vec::new();
     for r in rows {
         let realm = r.get(0).as_str().unwrap_or_default().to_string();
-        if !realms.iter().any(|(n, _)| *n == realm) {
-            realms.push((realm.clone(), false));
+        if !realms.iter().any(|(n, _, _)| *n == realm) {
+            realms.push((realm.clone(), false, false));
         }
         let resolver = r.get(1).as_str().unwrap_or_default();
         if resolver.is_empty() {
             continue;
         }
         let node = r.get(2).as_str().unwrap_or_default();
-        if node.is_empty() || Some(node) == node_uuid {
+        let here = node.is_empty() || Some(node) == node_uuid;
+        if here {
             out.resolvers.push(resolver.to_string());
-            if let Some(entry) = realms.iter_mut().find(|(n, _)| *n == realm) {
-                entry.1 = true;
-            }
+        }
+        if !out.resolvers_of_any_node.iter().any(|n| n == resolver) {
+            out.resolvers_of_any_node.push(resolver.to_string());
+        }
+        if let Some(entry) = realms.iter_mut().find(|(n, _, _)| *n == realm) {
+            entry.1 = true;
+            entry.2 |= here;
         }
     }
+    out.resolvers_of_any_node.sort();
     out.excluded_realms = realms
         .into_iter()
-        .filter(|(_, added)| !added)
-        .map(|(n, _)| n.to_lowercase())
+        .filter(|(_, has_resolvers, here)| *has_resolvers && !here)
+        .map(|(n, _, _)| n.to_lowercase())
         .collect();
     Ok(out)
 }
 
-/// `IN (…)` with placeholders, or SQLAlchemy's rendering of an empty list (never true).
-fn in_list(column: &str, values: &[String], params: &mut Vec<Value>) -> String {
+/// `IN (…)` / `NOT IN (…)` with placeholders; an empty list is SQLAlchemy's empty set: `IN`
+/// never true, `NOT IN` always true (even for NULL).
+fn in_list(column: &str, negate: bool, values: &[String], params: &mut Vec<Value>) -> String {
     if values.is_empty() {
-        return "1 <> 1".into();
+        return if negate { "1 = 1" } else { "1 <> 1" }.into();
     }
     params.extend(values.iter().map(|v| Value::Text(v.clone())));
-    format!("{column} IN ({})", vec!["?"; values.len()].join(", "))
+    let not = if negate { "NOT " } else { "" };
+    format!("{column} {not}IN ({})", vec!["?"; values.len()].join(", "))
 }
 
 /// Count tokens as `get_tokens(count=True, …)` does for `which`.
@@ -107,7 +120,7 @@ pub fn count_tokens(
     let q = |c: &str| d.quote(c);
     let mut params = Vec::new();
     let mut sql = format!(
-        "SELECT count(*) FROM {token} t \
+        "SELECT count(DISTINCT t.{id}) FROM {token} t \
          LEFT JOIN {owner} o ON t.{id} = o.{token_id} \
          LEFT JOIN {realm} r ON o.{realm_id} = r.{id}",
         token = q("token"),
@@ -140,28 +153,19 @@ pub fn count_tokens(
         TokenCount::UnassignedHardware => conditions.push(format!("o.{} IS NULL", q("id"))),
         _ => {}
     }
-    let resolver_in = in_list(
-        &format!("o.{}", q("resolver")),
-        &realms.resolvers,
+    let resolver = format!("o.{}", q("resolver"));
+    let resolver_here = in_list(&resolver, false, &realms.resolvers, &mut params);
+    let resolver_in_no_realm = in_list(&resolver, true, &realms.resolvers_of_any_node, &mut params);
+    conditions.push(format!(
+        "(o.{} IS NULL OR {resolver_here} OR {resolver_in_no_realm})",
+        q("id")
+    ));
+    let excluded = in_list(
+        &format!("lower(r.{})", q("name")),
+        true,
+        &realms.excluded_realms,
         &mut params,
     );
-    conditions.push(format!("(o.{} IS NULL OR {resolver_in})", q("id")));
-    let excluded = if realms.excluded_realms.is_empty() {
-        // SQLAlchemy renders `NOT IN ()` as always true.
-        "1 = 1".to_string()
-    } else {
-        params.extend(
-            realms
-                .excluded_realms
-                .iter()
-                .map(|v| Value::Text(v.clone())),
-        );
-        format!(
-            "lower(r.{}) NOT IN ({})",
-            q("name"),
-            vec!["?"; realms.excluded_realms.len()].join(", ")
-        )
-    };
     conditions.push(format!(
         "(o.{realm_id} IS NULL OR ({excluded} AND o.{realm_id} = r.{id} AND o.{token_id} = t.{id}))",
         realm_id = q("realm_id"),

@@ -132,7 +132,7 @@ pub struct ActiveRestriction {
 
 /// IP blocks (`ip`, expiry, cause) or user locks (`resolver`, `uid`, `realm`, `role`,
 /// expiry, cause) still in force at `now` (permanent, or expiring after `now`), newest first
-/// as privacyIDEA lists them (by `blocked_at` / `locked_at`, then the key).
+/// as privacyIDEA lists them (by `blocked_at` / `locked_at`), ties by the key ascending.
 pub fn list_in_force(
     conn: &mut dyn crate::db::Connection,
     purge: Purge,
@@ -165,9 +165,14 @@ pub fn list_in_force(
     super::require_tables(conn, &[table])?;
     let d = conn.dialect();
     let select: Vec<String> = cols.iter().map(|c| d.quote(c)).collect();
+    // Newest first as privacyIDEA orders them; ties (privacyIDEA leaves them to the database)
+    // by the primary key ascending, the order of MariaDB's clustered index and, for rows
+    // written in key order, of SQLite's and PostgreSQL's scans (checked against privacyIDEA
+    // 3.14: tests/fixtures/cleanups/).
     let order: Vec<String> = order
         .iter()
-        .map(|c| format!("{} DESC", d.quote(c)))
+        .enumerate()
+        .map(|(i, c)| format!("{} {}", d.quote(c), if i == 0 { "DESC" } else { "ASC" }))
         .collect();
     let e = d.quote(expiry);
     let rows = conn.query_rows(
