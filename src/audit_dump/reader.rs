@@ -185,7 +185,12 @@ impl Reader {
         if let Some((last_date, last_id)) = &self.last {
             // The date is not unique; the id breaks the tie. The stored value is bound back
             // as read, so on SQLite the text comparison sees exactly what is stored.
-            sql.push_str(&format!(" AND ({date} > ? OR ({date} = ? AND {id} > ?))"));
+            // `(date, id) > (d, i)` is spelled `date >= d AND (date > d OR id > i)`: the
+            // leading `date >= d` is a range every planner starts the date index at. With
+            // `date > d OR (date = d AND id > i)` SQLite (for bound values), PostgreSQL and
+            // MariaDB scan the index from its start every round, which made the dump
+            // quadratic in the table size.
+            sql.push_str(&format!(" AND {date} >= ? AND ({date} > ? OR {id} > ?)"));
             params.extend([last_date.clone(), last_date.clone(), Value::Int(*last_id)]);
         }
         sql.push_str(&format!(" ORDER BY {date}, {id} LIMIT {}", self.round_rows));
