@@ -108,22 +108,33 @@ impl MemberMeta {
 
 /// The compressor under the tar stream.
 enum Compressor<W: Write> {
-    Zst(zstd::stream::write::Encoder<'static, W>),
+    /// The current zstd frame (`None` only while one frame is closed and the next not yet
+    /// begun, or after a failure in between, which leaves the archive unusable), and how to
+    /// begin the next one.
+    Zst {
+        frame: Option<zstd::stream::write::Encoder<'static, W>>,
+        level: u32,
+        threads: u32,
+    },
     Xz(XzEncoder<W>),
     Gz(GzEncoder<W>),
+}
+
+fn no_frame() -> io::Error {
+    io::Error::other("the archive's zstd stream was left unfinished by an earlier error")
 }
 
 impl<W: Write> Write for Compressor<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Compressor::Zst(w) => w.write(buf),
+            Compressor::Zst { frame, .. } => frame.as_mut().ok_or_else(no_frame)?.write(buf),
             Compressor::Xz(w) => w.write(buf),
             Compressor::Gz(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Compressor::Zst(w) => w.flush(),
+            Compressor::Zst { frame, .. } => frame.as_mut().ok_or_else(no_frame)?.flush(),
             Compressor::Xz(w) => w.flush(),
             Compressor::Gz(w) => w.flush(),
         }
@@ -133,12 +144,58 @@ impl<W: Write> Write for Compressor<W> {
 impl<W: Write> Compressor<W> {
     fn finish(self) -> io::Result<W> {
         match self {
-            Compressor::Zst(w) => w.finish(),
+            Compressor::Zst { frame, .. } => frame.ok_or_else(no_frame)?.finish(),
             Compressor::Xz(w) => w.finish(),
             Compressor::Gz(w) => w.finish(),
         }
     }
 }
+
+impl<W: Write> Compressor<BufWriter<W>> {
+    /// zstd only: close the current frame, copy `len` bytes of complete zstd frames from
+    /// `frames` into the output as they are, and begin a new frame. A zstd stream is any
+    /// sequence of frames, so readers (libzstd, `zstd`, `tar --zstd`, ours) see one stream
+    /// whose content is the frames' contents in order.
+    fn splice_frames(
+        &mut self,
+        frames: &mut File,
+        len: u64,
+        observe: &mut dyn FnMut(u64) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let Compressor::Zst {
+            frame,
+            level,
+            threads,
+        } = self
+        else {
+            return Err(io::Error::other(
+                "precompressed members exist only in .tar.zst archives",
+            ));
+        };
+        let mut out = frame.take().ok_or_else(no_frame)?.finish()?;
+        // Flushed, so the copy below can go file to file inside the kernel
+        // (`copy_file_range`), in steps that let the caller report progress or stop.
+        out.flush()?;
+        let mut copied = 0u64;
+        while copied < len {
+            let step = (len - copied).min(SPLICE_STEP);
+            let n = io::copy(&mut frames.take(step), out.get_mut())?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the compressed member ended after {copied} of {len} bytes"),
+                ));
+            }
+            copied += n;
+            observe(copied)?;
+        }
+        *frame = Some(zstd_encoder(out, *level, *threads)?);
+        Ok(())
+    }
+}
+
+/// How much of a precompressed member is copied between two progress reports.
+const SPLICE_STEP: u64 = 16 << 20;
 
 /// Writes an archive member by member. Call [`ArchiveWriter::finish`]; an archive dropped
 /// without it is incomplete (and must be thrown away by the caller).
@@ -154,7 +211,11 @@ impl<W: Write> ArchiveWriter<W> {
     pub fn new(inner: W, opts: &WriteOptions) -> io::Result<Self> {
         let inner = BufWriter::with_capacity(1 << 20, inner);
         let compressor = match opts.format {
-            Format::TarZst => Compressor::Zst(zstd_encoder(inner, opts.level, opts.threads)?),
+            Format::TarZst => Compressor::Zst {
+                frame: Some(zstd_encoder(inner, opts.level, opts.threads)?),
+                level: opts.level,
+                threads: opts.threads,
+            },
             Format::TarXz => {
                 let stream = MtStreamBuilder::new()
                     .preset(opts.level.min(9))
@@ -230,6 +291,38 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(reader.finish())
     }
 
+    /// `.tar.zst` only: a regular-file member of exactly `size` bytes whose data is already
+    /// compressed, as complete zstd frames, in the first `frames_len` bytes of `frames` (the
+    /// dump, compressed while the dump tool wrote it). Its header ends the archive's current
+    /// frame, the frames are copied as they are, and the padding to the next 512-byte block
+    /// begins a new frame. The data is not decompressed here, so it is neither hashed nor
+    /// counted again: whoever wrote the frames did both on the uncompressed bytes.
+    pub fn add_zstd_frames(
+        &mut self,
+        name: &str,
+        meta: &MemberMeta,
+        size: u64,
+        frames: &mut File,
+        frames_len: u64,
+        observe: Observer<'_>,
+    ) -> io::Result<()> {
+        let mut h = self.member_header(name, meta, EntryType::Regular, size)?;
+        h.set_cksum();
+        let out = self.tar.get_mut();
+        out.write_all(h.as_bytes())?;
+        // Progress in uncompressed bytes, as for every other member.
+        let scale = |done: u64| {
+            if frames_len == 0 {
+                size
+            } else {
+                (u128::from(size) * u128::from(done) / u128::from(frames_len)) as u64
+            }
+        };
+        out.splice_frames(frames, frames_len, &mut |done| observe(scale(done)))?;
+        let pad = (512 - size % 512) % 512;
+        out.write_all(&[0u8; 512][..pad as usize])
+    }
+
     /// The pax record set privacyIDEA's archives have (a fractional `mtime`), plus `path` for
     /// names a ustar header cannot hold and `size` for members of 8 GiB and more.
     fn member_header(
@@ -283,7 +376,7 @@ impl<W: Write> ArchiveWriter<W> {
 /// A zstd encoder writing one frame with a content checksum; with more than one thread the
 /// input is compressed on `threads` worker threads while the caller goes on reading and
 /// hashing the next data.
-fn zstd_encoder<W: Write>(
+pub(crate) fn zstd_encoder<W: Write>(
     inner: W,
     level: u32,
     threads: u32,
@@ -732,6 +825,91 @@ mod tests {
             );
             assert_eq!(got[2].1, data);
         }
+    }
+
+    #[test]
+    fn precompressed_frames_are_spliced_into_one_readable_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        // 1001 bytes: the member needs padding to its next 512-byte block.
+        let dump: Vec<u8> = (0..1001u32).map(|i| (i * 7 % 251) as u8).collect();
+        let frames_path = dir.path().join("dump.zst");
+        {
+            let mut e = zstd_encoder(File::create(&frames_path).unwrap(), 1, 2).unwrap();
+            e.write_all(&dump).unwrap();
+            e.finish().unwrap();
+        }
+        let empty_path = dir.path().join("empty.zst");
+        zstd_encoder(File::create(&empty_path).unwrap(), 1, 1)
+            .unwrap()
+            .finish()
+            .unwrap();
+        let opts = WriteOptions {
+            format: Format::TarZst,
+            level: 1,
+            threads: 2,
+            gzip_name: String::new(),
+            gzip_mtime: 0,
+        };
+        let mut w = ArchiveWriter::new(Vec::new(), &opts).unwrap();
+        w.add_global_records(&[("PIMANAGE.test", "{}")], 0).unwrap();
+        w.add_dir("etc", &meta()).unwrap();
+        for (name, path, size) in [
+            ("etc/dump.sql", &frames_path, dump.len() as u64),
+            ("etc/empty.sql", &empty_path, 0),
+        ] {
+            let mut f = File::open(path).unwrap();
+            let len = f.metadata().unwrap().len();
+            let mut last = 0;
+            w.add_zstd_frames(name, &meta(), size, &mut f, len, &mut |n| {
+                last = n;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(last, size, "progress ends at the member's size");
+        }
+        w.add_file("etc/pi.cfg", &meta(), 3, &mut &b"abc"[..], &mut |_| Ok(()))
+            .unwrap();
+        let bytes = w.finish().unwrap();
+        let got = read_all(&bytes).unwrap();
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "g:PIMANAGE.test",
+                "etc",
+                "etc/dump.sql",
+                "etc/empty.sql",
+                "etc/pi.cfg"
+            ]
+        );
+        assert!(got[2].1 == dump);
+        assert_eq!(got[4].1, b"abc");
+        // A cut anywhere, in the spliced frames or in the archive's own, is noticed.
+        for cut in [bytes.len() - 1, bytes.len() - 40, bytes.len() / 2, 100] {
+            assert!(read_all(&bytes[..cut]).is_err(), "cut at {cut} accepted");
+        }
+
+        // Frames that end early fail the member instead of writing a short one.
+        let mut w = ArchiveWriter::new(Vec::new(), &opts).unwrap();
+        let mut f = File::open(&frames_path).unwrap();
+        let len = f.metadata().unwrap().len();
+        assert!(w
+            .add_zstd_frames("x", &meta(), 1001, &mut f, len + 10, &mut |_| Ok(()))
+            .is_err());
+        // Only .tar.zst can take them.
+        let mut w = ArchiveWriter::new(
+            Vec::new(),
+            &WriteOptions {
+                format: Format::Tgz,
+                ..opts.clone()
+            },
+        )
+        .unwrap();
+        let mut f = File::open(&frames_path).unwrap();
+        let e = w
+            .add_zstd_frames("x", &meta(), 1001, &mut f, len, &mut |_| Ok(()))
+            .unwrap_err();
+        assert!(e.to_string().contains(".tar.zst"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use chrono::NaiveDateTime;
 use regex::bytes::Regex;
 
 use super::manifest::{DatabaseInfo, Manifest, ManifestMember, FORMAT_VERSION, PAX_KEY};
+use super::spool::Store;
 use super::{
     absolute, archive_name, check_url, dump, dump_file_name, member_name_of, staged, BackupError,
     DumpKind, ErrorKind, Report,
@@ -83,6 +84,9 @@ struct Planned {
     is_dir: bool,
     meta: MemberMeta,
     enckey: bool,
+    /// The source holds the member as zstd frames (the dump, compressed while it was
+    /// written), copied into a `.tar.zst` as they are.
+    zstd_frames: bool,
 }
 
 /// Create a backup. Lines and progress go to `report`.
@@ -232,8 +236,27 @@ pub fn create(
     let staging = staged::private_dir(&directory, "backup")
         .map_err(|e| BackupError::io(format!("cannot write to {}", directory.display()), e))?;
 
+    let level = opts.level.unwrap_or(match opts.format {
+        Format::TarZst => DEFAULT_ZSTD_LEVEL,
+        Format::TarXz => DEFAULT_XZ_LEVEL,
+        Format::Tgz => DEFAULT_GZIP_LEVEL,
+    });
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1);
+    // A .tar.zst takes the dump compressed while the dump tool writes it; the other formats
+    // compress it afterwards from the plain file (docs/benchmarks.md, "Compressing while the
+    // dump is written").
+    let store = match opts.format {
+        Format::TarZst => Store::Zstd { level, threads },
+        Format::TarXz | Format::Tgz => Store::Plain,
+    };
+
     // 1. The database.
-    let dump_path = staging.path().join(&dump_name);
+    let dump_path = staging.path().join(match store {
+        Store::Plain => dump_name.clone(),
+        Store::Zstd { .. } => format!("{dump_name}.zst"),
+    });
     let dumped = {
         let mut bar = report.progress("dumping the database", None);
         dump::dump(
@@ -241,6 +264,7 @@ pub fn create(
             kind,
             &env.open,
             &dump_path,
+            store,
             env.interrupt,
             &mut |n| bar.set(n),
         )?
@@ -268,6 +292,7 @@ pub fn create(
             is_dir: false,
             meta: now_meta,
             enckey: false,
+            zstd_frames: dumped.store != Store::Plain,
         },
         Some((dump_path.clone(), dumped.size, dumped.sha256)),
     ));
@@ -305,17 +330,10 @@ pub fn create(
         .iter()
         .filter_map(|(_, f)| f.as_ref().map(|f| f.1))
         .sum();
-    let level = opts.level.unwrap_or(match opts.format {
-        Format::TarZst => DEFAULT_ZSTD_LEVEL,
-        Format::TarXz => DEFAULT_XZ_LEVEL,
-        Format::Tgz => DEFAULT_GZIP_LEVEL,
-    });
     let wopts = WriteOptions {
         format: opts.format,
         level,
-        threads: std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1),
+        threads,
         gzip_name: file_name.clone(),
         gzip_mtime: started_utc.and_utc().timestamp().max(0) as u32,
     };
@@ -335,7 +353,7 @@ pub fn create(
                     let mut src =
                         File::open(copy).map_err(|e| BackupError::io(copy.display(), e))?;
                     let mut interrupted = None;
-                    let got = w.add_file(&m.name, &m.meta, *size, &mut src, &mut |n| {
+                    let mut observe = |n| {
                         bar.set(before + n);
                         match env.interrupt.requested() {
                             Some(sig) => {
@@ -344,7 +362,25 @@ pub fn create(
                             }
                             None => Ok(()),
                         }
-                    });
+                    };
+                    // The compressed dump was hashed as it was written, in the private
+                    // staging directory; other members are hashed again as they are read.
+                    let got = if m.zstd_frames {
+                        src.metadata()
+                            .and_then(|meta| {
+                                w.add_zstd_frames(
+                                    &m.name,
+                                    &m.meta,
+                                    *size,
+                                    &mut src,
+                                    meta.len(),
+                                    &mut observe,
+                                )
+                            })
+                            .map(|()| *sum)
+                    } else {
+                        w.add_file(&m.name, &m.meta, *size, &mut src, &mut observe)
+                    };
                     if let Some(sig) = interrupted {
                         return Err(BackupError {
                             kind: ErrorKind::Interrupted(sig),
@@ -472,6 +508,7 @@ impl Plan {
             is_dir: true,
             meta: MemberMeta::of(&meta),
             enckey: false,
+            zstd_frames: false,
         });
         let mut children: Vec<PathBuf> = fs::read_dir(root)
             .map_err(|e| BackupError::io(root.display(), e))?
@@ -555,6 +592,7 @@ impl Plan {
             is_dir: false,
             meta: MemberMeta::of(&meta),
             enckey,
+            zstd_frames: false,
         });
         Ok(())
     }

@@ -12,7 +12,7 @@
 //!   restore's URI. Counts come from a consistent snapshot taken just before.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::clients::{self, ClientCommand};
 use super::inventory::{self, Inventory};
+use super::spool::{self, Store};
 use super::{BackupError, DumpKind, ErrorKind};
 use crate::db::{self, OpenOptions};
 use crate::dburl::DbUrl;
@@ -35,7 +36,10 @@ const MAX_RESTARTS: u32 = 3;
 /// A finished dump.
 #[derive(Debug)]
 pub struct Dump {
+    /// The dump as `store` keeps it.
     pub path: PathBuf,
+    pub store: Store,
+    /// Size and SHA-256 of the dump itself (uncompressed).
     pub size: u64,
     pub sha256: [u8; 32],
     pub inventory: Inventory,
@@ -45,12 +49,13 @@ pub struct Dump {
     pub notices: Vec<String>,
 }
 
-/// Dump the database `url` names into the new file `dest`.
+/// Dump the database `url` names into the new file `dest`, kept as `store` says.
 pub fn dump(
     url: &DbUrl,
     kind: DumpKind,
     open: &OpenOptions,
     dest: &Path,
+    store: Store,
     interrupt: &Interrupt,
     observe: &mut dyn FnMut(u64),
 ) -> Result<Dump, BackupError> {
@@ -59,10 +64,10 @@ pub fn dump(
             let src = url
                 .sqlite_path(&open.base_dir)
                 .ok_or_else(check_in_memory)?;
-            sqlite(&src, dest, open, interrupt, observe)
+            sqlite(&src, dest, store, open, interrupt, observe)
         }
-        DumpKind::Postgres => postgres(url, open, dest, interrupt, observe),
-        DumpKind::Mysql => mysql(url, open, dest, interrupt, observe),
+        DumpKind::Postgres => postgres(url, open, dest, store, interrupt, observe),
+        DumpKind::Mysql => mysql(url, open, dest, store, interrupt, observe),
     }
 }
 
@@ -81,14 +86,24 @@ fn sqlite_err(what: &str, e: rusqlite::Error) -> BackupError {
     BackupError::failed(format!("{what}: {e}"))
 }
 
-/// The online backup of a SQLite file.
+/// The online backup of a SQLite file. SQLite copies into a file of its own; with
+/// [`Store::Zstd`] that copy is a sibling of `dest`, compressed into `dest` and removed.
 pub fn sqlite(
     src_path: &Path,
     dest: &Path,
+    store: Store,
     open: &OpenOptions,
     interrupt: &Interrupt,
     observe: &mut dyn FnMut(u64),
 ) -> Result<Dump, BackupError> {
+    let copy = match store {
+        Store::Plain => dest.to_path_buf(),
+        Store::Zstd { .. } => {
+            let mut name = dest.as_os_str().to_owned();
+            name.push(".copy");
+            PathBuf::from(name)
+        }
+    };
     if !src_path.is_file() {
         return Err(BackupError::connect(format!(
             "sqlite database {} does not exist",
@@ -111,6 +126,8 @@ pub fn sqlite(
             })?;
     src.busy_timeout(open.lock_timeout)
         .map_err(|e| sqlite_err("sqlite", e))?;
+    let dest_final = dest;
+    let dest = copy.as_path();
     {
         // Created 0600 before SQLite opens it (SQLite would create it by the umask; its
         // journal takes the main file's mode).
@@ -172,8 +189,38 @@ pub fn sqlite(
         }
     }
     drop(src);
-    // The copy must be a sound database before it goes into an archive.
-    let check = rusqlite::Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_ONLY)
+    // Checking and counting read the copy through SQLite on this thread while another
+    // thread hashes it, or compresses and hashes it into `dest`: the two passes over the
+    // file run at the same time instead of one after the other.
+    let (checked, stored) = std::thread::scope(|s| {
+        let storing = s.spawn(|| store_copy(dest, dest_final, store, interrupt));
+        let checked = check_and_count(dest, open);
+        let stored = storing.join().unwrap_or_else(|_| {
+            Err(BackupError::failed(
+                "storing the SQLite copy failed unexpectedly",
+            ))
+        });
+        (checked, stored)
+    });
+    let inventory = checked?;
+    let (size, sha256) = stored?;
+    if dest != dest_final {
+        std::fs::remove_file(dest).map_err(|e| BackupError::io(dest.display(), e))?;
+    }
+    Ok(Dump {
+        path: dest_final.to_path_buf(),
+        store,
+        size,
+        sha256,
+        inventory,
+        row_counts: "snapshot",
+        notices: Vec::new(),
+    })
+}
+
+/// The copy must be a sound database before it goes into an archive; then its row counts.
+fn check_and_count(copy: &Path, open: &OpenOptions) -> Result<Inventory, BackupError> {
+    let check = rusqlite::Connection::open_with_flags(copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .and_then(|c| c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)))
         .map_err(|e| sqlite_err("checking the SQLite copy", e))?;
     if check != "ok" {
@@ -181,18 +228,37 @@ pub fn sqlite(
             "the SQLite copy failed its integrity check: {check}"
         )));
     }
-    let mut conn = db::sqlite::SqliteConnection::open_path(dest, open)?;
-    let inventory = inventory::take(&mut conn)?;
-    drop(conn);
-    let (size, sha256) = hash_file(dest)?;
-    Ok(Dump {
-        path: dest.to_path_buf(),
-        size,
-        sha256,
-        inventory,
-        row_counts: "snapshot",
-        notices: Vec::new(),
-    })
+    let mut conn = db::sqlite::SqliteConnection::open_path(copy, open)?;
+    Ok(inventory::take(&mut conn)?)
+}
+
+/// Size and SHA-256 of the SQLite copy; with [`Store::Zstd`] also compressed into `dest`.
+fn store_copy(
+    copy: &Path,
+    dest: &Path,
+    store: Store,
+    interrupt: &Interrupt,
+) -> Result<(u64, [u8; 32]), BackupError> {
+    if store == Store::Plain {
+        return hash_file(copy);
+    }
+    let mut from = File::open(copy).map_err(|e| BackupError::io(copy.display(), e))?;
+    let mut w = spool::create(dest, store).map_err(|e| BackupError::io(dest.display(), e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        if let Some(sig) = interrupt.requested() {
+            return Err(interrupted(sig));
+        }
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(BackupError::io(copy.display(), e)),
+        };
+        w.write_all(&buf[..n])
+            .map_err(|e| BackupError::io(dest.display(), e))?;
+    }
+    spool::finish(w).map_err(|e| BackupError::io(dest.display(), e))
 }
 
 /// SHA-256 and size of a file.
@@ -237,20 +303,18 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-/// Run a dump tool into `dest`, hashing as it is written.
+/// Run a dump tool into `dest`, hashing (and with [`Store::Zstd`] compressing) as it is
+/// written.
 fn run_tool(
     cmd: &ClientCommand,
     dest: &Path,
+    store: Store,
     interrupt: &Interrupt,
     observe: &mut dyn FnMut(u64),
 ) -> Result<(u64, [u8; 32]), BackupError> {
-    let file =
-        super::leftovers::create_private(dest).map_err(|e| BackupError::io(dest.display(), e))?;
-    let mut w = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut w = spool::create(dest, store).map_err(|e| BackupError::io(dest.display(), e))?;
     clients::run_to(cmd, &mut w, interrupt, observe)?;
-    w.flush().map_err(|e| BackupError::io(dest.display(), e))?;
-    let (n, sum, _) = w.finish();
-    Ok((n, sum))
+    spool::finish(w).map_err(|e| BackupError::io(dest.display(), e))
 }
 
 fn find(kind: DumpKind, mariadb: bool) -> Result<PathBuf, BackupError> {
@@ -262,6 +326,7 @@ fn postgres(
     url: &DbUrl,
     open: &OpenOptions,
     dest: &Path,
+    store: Store,
     interrupt: &Interrupt,
     observe: &mut dyn FnMut(u64),
 ) -> Result<Dump, BackupError> {
@@ -296,7 +361,7 @@ fn postgres(
             ignored.join(", ")
         ));
     }
-    let result = run_tool(&cmd, dest, interrupt, observe);
+    let result = run_tool(&cmd, dest, store, interrupt, observe);
     let _ = conn.execute_batch("COMMIT");
     let (size, sha256) = result.map_err(|mut e| {
         if e.kind == ErrorKind::Failed && e.message.starts_with("Database dump failed") {
@@ -308,6 +373,7 @@ fn postgres(
     })?;
     Ok(Dump {
         path: dest.to_path_buf(),
+        store,
         size,
         sha256,
         inventory,
@@ -333,6 +399,7 @@ fn mysql(
     url: &DbUrl,
     open: &OpenOptions,
     dest: &Path,
+    store: Store,
     interrupt: &Interrupt,
     observe: &mut dyn FnMut(u64),
 ) -> Result<Dump, BackupError> {
@@ -354,7 +421,7 @@ fn mysql(
             "--triggers",
         ],
     )?;
-    let (size, sha256) = run_tool(&cmd, dest, interrupt, observe).map_err(|mut e| {
+    let (size, sha256) = run_tool(&cmd, dest, store, interrupt, observe).map_err(|mut e| {
         if e.kind == ErrorKind::Failed && e.message.starts_with("Database dump failed") {
             e.message.push_str("; no backup file was written.");
         }
@@ -362,6 +429,7 @@ fn mysql(
     })?;
     Ok(Dump {
         path: dest.to_path_buf(),
+        store,
         size,
         sha256,
         inventory,
@@ -438,6 +506,7 @@ mod tests {
         let d = sqlite(
             &src,
             &dest,
+            Store::Plain,
             &OpenOptions::default(),
             &Interrupt::new(),
             &mut |n| seen = n,
@@ -449,12 +518,38 @@ mod tests {
         let e = sqlite(
             &dir.path().join("missing.sqlite"),
             &dir.path().join("x"),
+            Store::Plain,
             &OpenOptions::default(),
             &Interrupt::new(),
             &mut |_| {},
         )
         .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Connect);
+
+        // Compressed while stored: the same size and SHA-256 (of the database itself), the
+        // frames decompress to the plain copy, and SQLite's own copy is gone.
+        let zst = dir.path().join("copy.sqlite.zst");
+        let z = sqlite(
+            &src,
+            &zst,
+            Store::Zstd {
+                level: 1,
+                threads: 2,
+            },
+            &OpenOptions::default(),
+            &Interrupt::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!((z.size, z.sha256), (d.size, d.sha256));
+        assert_eq!(z.inventory.tables["admin"], 2);
+        let mut plain = Vec::new();
+        zstd::stream::read::Decoder::new(File::open(&zst).unwrap())
+            .unwrap()
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert!(plain == std::fs::read(&dest).unwrap());
+        assert!(!dir.path().join("copy.sqlite.zst.copy").exists());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod restore;
 pub mod retention;
 pub mod scan;
+pub mod spool;
 pub mod staged;
 pub mod verify;
 

@@ -465,6 +465,134 @@ fn create_verify_drop_restore_gives_identical_rows_on_every_database() {
     }
 }
 
+/// The dump goes into a `.tar.zst` as the zstd frames it was compressed into while the dump
+/// tool wrote it, between frames of the rest of the archive. The result must be one valid
+/// zstd stream and tar archive for every reader: ours (`backup verify`, above and here), and
+/// the standard `zstd` and `tar --zstd`, which must extract exactly the dump the manifest
+/// describes.
+#[test]
+fn the_default_archive_splices_the_compressed_dump_and_reads_with_standard_tools() {
+    let clock = clock_utc();
+    let now = clock.now_local();
+    let tools = Command::new("zstd").arg("--version").output().is_ok();
+    if !tools {
+        eprintln!("zstd is not installed: the standard-tool half of this test is skipped");
+    }
+    for db in privacyidea_databases() {
+        let label = db.label();
+        let install = Install::new(&url_text(&db.url));
+        {
+            let mut c = db.connect();
+            let rows: Vec<_> = (1..=3000)
+                .map(|i| {
+                    (
+                        i,
+                        now - TimeDelta::minutes(i),
+                        "POST /validate/check",
+                        "bob",
+                    )
+                })
+                .collect();
+            insert_audit(c.as_mut(), &rows);
+        }
+        let made = run_backup(
+            &db,
+            &install,
+            TaskSpec::Backup(backup_spec(&install)),
+            false,
+            &clock,
+        );
+        assert_eq!(
+            made.outcome().status,
+            TaskStatus::Created,
+            "{label}: {:?}",
+            made.report
+        );
+        let archive = PathBuf::from(made.outcome().details["archive"].as_str().unwrap());
+        assert!(archive.to_string_lossy().ends_with(".tar.zst"), "{label}");
+
+        // More than one frame: the first one alone ends inside the archive.
+        let mut first = Vec::new();
+        zstd::stream::read::Decoder::new(fs::File::open(&archive).unwrap())
+            .unwrap()
+            .single_frame()
+            .read_to_end(&mut first)
+            .unwrap();
+        let mut whole = Vec::new();
+        zstd::stream::read::Decoder::new(fs::File::open(&archive).unwrap())
+            .unwrap()
+            .read_to_end(&mut whole)
+            .unwrap();
+        assert!(
+            first.len() < whole.len(),
+            "{label}: one frame only ({} bytes)",
+            whole.len()
+        );
+
+        // The dump member and its manifest entry, read with the tar crate over the whole stream.
+        let mut manifest = None;
+        let mut dump = None;
+        let mut tar = tar::Archive::new(&whole[..]);
+        for entry in tar.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.header().entry_type() == tar::EntryType::XGlobalHeader {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).unwrap();
+                manifest = Some(String::from_utf8(data).unwrap());
+                continue;
+            }
+            let name = entry.path().unwrap().display().to_string();
+            if name.contains("/dbdump-") {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).unwrap();
+                dump = Some((name, data));
+            }
+        }
+        let (dump_name, dump_data) = dump.unwrap_or_else(|| panic!("{label}: no dump member"));
+        let manifest = manifest.unwrap();
+        let sum = hex::encode(Sha256::digest(&dump_data));
+        assert!(
+            manifest.contains(&sum),
+            "{label}: the dump's SHA-256 {sum} is not in the manifest"
+        );
+        assert!(
+            dump_data.len() > 100_000,
+            "{label}: {} bytes",
+            dump_data.len()
+        );
+
+        let verified = install.run(&["backup", "verify", archive.to_str().unwrap()]);
+        assert_eq!(
+            verified.status.code(),
+            Some(0),
+            "{label}: {}{}",
+            stdout(&verified),
+            stderr(&verified)
+        );
+
+        if tools {
+            let t = Command::new("zstd")
+                .args(["-q", "-t"])
+                .arg(&archive)
+                .output()
+                .unwrap();
+            assert!(t.status.success(), "{label}: zstd -t: {}", stderr(&t));
+            let x = Command::new("tar")
+                .args(["--zstd", "-xOf"])
+                .arg(&archive)
+                .arg(&dump_name)
+                .output()
+                .unwrap();
+            assert!(x.status.success(), "{label}: tar --zstd -x: {}", stderr(&x));
+            assert!(
+                x.stdout == dump_data,
+                "{label}: tar extracted {} bytes that differ from the dump",
+                x.stdout.len()
+            );
+        }
+    }
+}
+
 #[test]
 fn sqlite_restore_into_a_target_directory_touches_nothing_else() {
     for db in databases()
