@@ -21,6 +21,10 @@ pub struct Interrupt {
     signal: Arc<AtomicUsize>,
     parent: Option<Box<Interrupt>>,
     deadline: Option<Arc<Mutex<Instant>>>,
+    /// Unit tests only: how many more polls answer "go on" before this flag trips as if
+    /// SIGTERM had arrived, so a test can stop work at an exact point inside a statement.
+    #[cfg(test)]
+    polls_left: Option<Arc<AtomicUsize>>,
 }
 
 impl Interrupt {
@@ -64,6 +68,17 @@ impl Interrupt {
             signal: Arc::default(),
             parent: Some(Box::new(self.clone())),
             deadline: deadline.map(|d| Arc::new(Mutex::new(d))),
+            #[cfg(test)]
+            polls_left: None,
+        }
+    }
+
+    /// A flag whose first `polls` polls answer "go on" and which then trips with SIGTERM.
+    #[cfg(test)]
+    pub(crate) fn tripping_after(polls: usize) -> Interrupt {
+        Interrupt {
+            polls_left: Some(Arc::new(AtomicUsize::new(polls))),
+            ..Interrupt::default()
         }
     }
 
@@ -78,6 +93,15 @@ impl Interrupt {
 
     /// The signal number (or [`LEASE_LOST`], [`TIMED_OUT`]) that asked to stop, if any.
     pub fn requested(&self) -> Option<i32> {
+        #[cfg(test)]
+        if let Some(left) = &self.polls_left {
+            if left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err()
+            {
+                self.trigger(15);
+            }
+        }
         match self.signal.load(Ordering::SeqCst) {
             0 => {}
             s => return Some(s as i32),
@@ -123,5 +147,14 @@ mod tests {
         let child = parent.child(None);
         parent.trigger(15);
         assert_eq!(child.requested(), Some(15));
+    }
+
+    #[test]
+    fn a_tripping_flag_answers_go_on_exactly_so_often() {
+        let it = Interrupt::tripping_after(2);
+        assert_eq!(it.requested(), None);
+        assert_eq!(it.requested(), None);
+        assert_eq!(it.requested(), Some(15));
+        assert_eq!(it.requested(), Some(15));
     }
 }

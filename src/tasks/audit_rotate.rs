@@ -1124,6 +1124,75 @@ mod tests {
         );
     }
 
+    /// The one-statement `DELETE` of rules mode on SQLite stops inside the statement when
+    /// asked: the rules keep every row after the poll that saw the stop, the rows decided
+    /// before it are gone, and a second run deletes exactly the rest.
+    #[test]
+    fn one_statement_rules_delete_stops_inside_the_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = crate::db::OpenOptions {
+            create: true,
+            ..Default::default()
+        };
+        let mut conn =
+            crate::db::sqlite::SqliteConnection::open_path(&dir.path().join("a.db"), &opts)
+                .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE pidea_audit (id INTEGER PRIMARY KEY, date DATETIME, action TEXT);
+             CREATE INDEX ix_pidea_audit_date ON pidea_audit (date);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+             INSERT INTO pidea_audit SELECT i, datetime('2020-01-01', '+' || i || ' minutes'),
+                 'POST /validate/check' FROM n;",
+        )
+        .unwrap();
+        let now =
+            NaiveDateTime::parse_from_str("2026-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let rules = rules("- rotate: 1\n  action: validate\n").unwrap();
+        let ids = |conn: &mut crate::db::sqlite::SqliteConnection| {
+            let mut v = Vec::new();
+            conn.for_each_row("SELECT id FROM pidea_audit ORDER BY id", &[], &mut |r| {
+                v.push(r.get(0).as_i64().unwrap());
+                Ok(())
+            })
+            .unwrap();
+            v
+        };
+
+        // The predicate polls at its 1st, 1025th and 2049th row: two polls go on, the third
+        // stops, so exactly the 2048 oldest rows were decided (and all of them match).
+        let mut scan = RulesScan::new(&mut conn, &rules, now).unwrap().unwrap();
+        let stop = crate::interrupt::Interrupt::tripping_after(2);
+        let (n, stopped) = scan
+            .delete_in_one_statement(&mut conn, &stop)
+            .unwrap()
+            .expect("SQLite runs the rules inside the DELETE");
+        assert_eq!((n, stopped), (2048, Some(15)));
+        assert_eq!(scan.matcher.matched_per_rule, vec![2048]);
+        assert_eq!(ids(&mut conn), (2049..=5000).collect::<Vec<i64>>());
+
+        let mut scan = RulesScan::new(&mut conn, &rules, now).unwrap().unwrap();
+        let go_on = crate::interrupt::Interrupt::new();
+        let (n, stopped) = scan
+            .delete_in_one_statement(&mut conn, &go_on)
+            .unwrap()
+            .unwrap();
+        assert_eq!((n, stopped), (2952, None));
+        assert!(ids(&mut conn).is_empty());
+
+        // Stopped before the statement: its first poll stops it, nothing is deleted.
+        conn.execute_batch(
+            "INSERT INTO pidea_audit VALUES (1, '2020-01-01 00:00:00', 'POST /validate/check')",
+        )
+        .unwrap();
+        let mut scan = RulesScan::new(&mut conn, &rules, now).unwrap().unwrap();
+        let (n, stopped) = scan
+            .delete_in_one_statement(&mut conn, &crate::interrupt::Interrupt::tripping_after(0))
+            .unwrap()
+            .unwrap();
+        assert_eq!((n, stopped), (0, Some(15)));
+        assert_eq!(ids(&mut conn), vec![1]);
+    }
+
     #[test]
     fn python_string_forms() {
         assert_eq!(python_str("user", &Value::Null), "None");
