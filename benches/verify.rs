@@ -6,12 +6,10 @@
 //! cargo bench --bench verify -- [--audit-rows N (default 1000000)] [--repeat K (default 3)]
 //! ```
 //!
-//! It builds a SQLite audit table of N rows with a fresh RSA-2048 audit key. Signing 10^6 rows
-//! would take longer than the benchmark, so the first 1000 rows carry their own valid
-//! signature and every later row the valid signature of one of those 1000: checking it costs
-//! exactly as much as checking its own (the RSA operation, the PSS decoding and the hash all
-//! run; only the final comparison differs), and it fails. The run checks that pi-manage
-//! reports exactly 1000 verified and N − 1000 failed entries with either thread count.
+//! It builds a SQLite audit table of N rows with a fresh RSA-2048 audit key, each row's
+//! signature costing a full check (`benches/common/signed_audit.rs`). The run checks that
+//! pi-manage reports exactly 1000 verified and N − 1000 failed entries with either thread
+//! count.
 //!
 //! Reports wall time, rows per second and peak RSS (`wait4`) per run, medians of K runs, the
 //! speed-up of the default over `--threads 1`, and the load average around every run.
@@ -23,10 +21,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pi_manage::crypto::audit_sign::{generate_audit_keys, signed_string, AuditRecord, AuditSigner};
+use pi_manage::crypto::audit_sign::{generate_audit_keys, AuditSigner};
 
-const POOL: i64 = 1000;
-const DATE: &str = "2026-11-22 10:00:00.123456";
+#[path = "common/signed_audit.rs"]
+mod signed_audit;
+use signed_audit::POOL;
 
 struct Args {
     audit_rows: i64,
@@ -66,48 +65,13 @@ fn loadavg() -> String {
         .join(" ")
 }
 
-/// The record pi-manage reads back for a row the benchmark stores (the other columns NULL).
-fn record(id: i64) -> AuditRecord {
-    AuditRecord {
-        id,
-        date: chrono::NaiveDateTime::parse_from_str(DATE, "%Y-%m-%d %H:%M:%S%.f").ok(),
-        action: Some("POST /validate/check".into()),
-        success: Some(1),
-        serial: Some("HOTP0001".into()),
-        user: Some("alice".into()),
-        realm: Some("realm1".into()),
-        ..Default::default()
-    }
-}
-
 fn build(db: &Path, rows: i64, signer: &AuditSigner) {
     let c = rusqlite::Connection::open(db).unwrap();
     c.execute_batch(include_str!("../src/db/ddl/sqlite_full.sql"))
         .unwrap();
     c.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN;")
         .unwrap();
-    c.execute_batch("CREATE TEMP TABLE pool (k INTEGER PRIMARY KEY, sig TEXT)")
-        .unwrap();
-    {
-        let mut ins = c.prepare("INSERT INTO pool VALUES (?1, ?2)").unwrap();
-        for id in 1..=POOL {
-            ins.execute(rusqlite::params![
-                id,
-                signer.sign(&signed_string(&record(id)))
-            ])
-            .unwrap();
-        }
-    }
-    c.execute(
-        &format!(
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows}) \
-             INSERT INTO pidea_audit (id, date, action, success, serial, \"user\", realm, signature) \
-             SELECT x, '{DATE}', 'POST /validate/check', 1, 'HOTP0001', 'alice', 'realm1', \
-             (SELECT sig FROM pool WHERE k = ((x - 1) % {POOL}) + 1) FROM c"
-        ),
-        [],
-    )
-    .unwrap();
+    signed_audit::fill(&c, rows, signer).unwrap();
     c.execute_batch("COMMIT").unwrap();
 }
 

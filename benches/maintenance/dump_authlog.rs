@@ -3,13 +3,17 @@
 //! measuring helpers (a fresh child process per run, its peak RSS from `wait4`).
 //!
 //! ```text
-//! cargo bench --bench maintenance -- --only audit_dump,authlog_cleanup [--rows N (default 1000000)] [--repeat K (default 1)]
+//! cargo bench --bench maintenance -- --only audit_dump,audit_dump_signed,authlog_cleanup [--rows N (default 1000000)] [--repeat K (default 1)]
 //! ```
 //!
 //! * `audit_dump`: `pi-manage audit dump -f FILE` of an N-row `pidea_audit` (with the
 //!   public audit key configured, so every row's signature is checked), against a plain
 //!   `SELECT` of every column of the same rows in the dump's `(date, id)` order, each value
 //!   read, in one rusqlite connection. The dump's line count must equal N.
+//! * `audit_dump_signed`: the same with a fresh RSA-2048 audit key and every row's signature
+//!   costing a full RSA check (`benches/common/signed_audit.rs`), so the time includes
+//!   verifying each row as an operator's dump does; the dump must mark exactly the 1000 rows
+//!   with a signature of their own `OK`.
 //! * `authlog_cleanup`: `pi-manage authlog cleanup --age 30` (and `--chunksize 10000`) of N
 //!   authentication-log parents, half of them older than 30 days, each with 0–2 reasons and
 //!   every other one with a conditional-access outcome, against the three raw `DELETE`
@@ -20,13 +24,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{Local, NaiveDateTime, TimeDelta, Utc};
+use pi_manage::crypto::audit_sign::{generate_audit_keys, AuditSigner};
 use rusqlite::{params, Connection};
 
 use super::{
     fill_audit, fingerprint, fmt_count, machine_facts, median, run_child, Rng, SCHEMA, SQLITE_DT,
 };
 
-const NAMES: [&str; 2] = ["audit_dump", "authlog_cleanup"];
+#[path = "../common/signed_audit.rs"]
+mod signed_audit;
+
+const NAMES: [&str; 3] = ["audit_dump", "audit_dump_signed", "authlog_cleanup"];
 /// Authentication-log history (days) and the cleanup age; no parent lies within `GAP` of the
 /// cut-off, so runs seconds apart select the same rows.
 const AUTHLOG_DAYS: i64 = 60;
@@ -116,20 +124,41 @@ fn picfg(dir: &Path, db: &Path, extra: &str) -> String {
     p.display().to_string()
 }
 
-fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize) -> Line {
+/// The audit data a dump scenario reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Signatures {
+    /// The rotation scenarios' rows: their signatures are rejected before any RSA operation.
+    Unverifiable,
+    /// Every row's signature costs a full RSA check; 1000 of them are valid.
+    FullCost,
+}
+
+fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize, sigs: Signatures) -> Line {
     let t0 = Local::now().naive_local();
     eprintln!("audit_dump: building {} audit rows…", fmt_count(rows));
     let started = Instant::now();
-    let db = template(dir, "audit", |c| {
-        fill_audit(c, rows, t0).expect("fill audit");
-    });
-    eprintln!("  built in {:.0} s", started.elapsed().as_secs_f64());
     let key = dir.join("public.pem");
-    std::fs::write(
-        &key,
-        include_str!("../../tests/fixtures/audit_verify/public.pem"),
-    )
-    .unwrap();
+    let db = match sigs {
+        Signatures::Unverifiable => {
+            std::fs::write(
+                &key,
+                include_str!("../../tests/fixtures/audit_verify/public.pem"),
+            )
+            .unwrap();
+            template(dir, "audit", |c| {
+                fill_audit(c, rows, t0).expect("fill audit");
+            })
+        }
+        Signatures::FullCost => {
+            let (private, public) = generate_audit_keys(2048).unwrap();
+            let signer = AuditSigner::from_private_pem(&private).unwrap();
+            std::fs::write(&key, public).unwrap();
+            template(dir, "audit_signed", |c| {
+                signed_audit::fill(c, rows as i64, &signer).expect("fill audit");
+            })
+        }
+    };
+    eprintln!("  built in {:.0} s", started.elapsed().as_secs_f64());
     let cfg = picfg(
         dir,
         &db,
@@ -178,10 +207,22 @@ fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize) -> Line {
         bytes = text.len();
         let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
         assert_eq!(lines, rows, "the dump has one line per row");
+        if sigs == Signatures::FullCost {
+            // id, date, sig_check, …: no value before the check has a comma.
+            let ok = text
+                .split(|b| *b == b'\n')
+                .filter(|l| l.split(|b| *b == b',').nth(2) == Some(b"OK"))
+                .count() as i64;
+            assert_eq!(ok, signed_audit::POOL, "exactly the pool's rows verify");
+        }
         std::fs::remove_file(&out).unwrap();
     }
     Line {
-        scenario: "audit dump".into(),
+        scenario: match sigs {
+            Signatures::Unverifiable => "audit dump",
+            Signatures::FullCost => "audit dump, every signature checked",
+        }
+        .into(),
         rows,
         baseline: "`SELECT *` in dump order, every value read",
         baseline_s: median(&base),
@@ -380,7 +421,16 @@ pub fn run(argv: &[String]) {
     let load_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut lines = Vec::new();
     if a.only.iter().any(|s| s == "audit_dump") {
-        lines.push(audit_dump(bin, dir, a.rows, a.repeat));
+        lines.push(audit_dump(
+            bin,
+            dir,
+            a.rows,
+            a.repeat,
+            Signatures::Unverifiable,
+        ));
+    }
+    if a.only.iter().any(|s| s == "audit_dump_signed") {
+        lines.push(audit_dump(bin, dir, a.rows, a.repeat, Signatures::FullCost));
     }
     if a.only.iter().any(|s| s == "authlog_cleanup") {
         lines.push(authlog_cleanup(bin, dir, a.rows, a.repeat, None));

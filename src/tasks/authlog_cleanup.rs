@@ -1,9 +1,15 @@
 //! `kind: authlog_cleanup` / `pi-manage authlog cleanup`: delete authentication-log entries
 //! (`authentication_log.timestamp`, naive UTC) older than the age, with their child rows
 //! (reference §6a). The children (`conditional_access_outcome`, then
-//! `authentication_log_reason`) go first and the parents last, each table chunked and each
-//! chunk committed on its own: an interruption can leave parents that lost some children,
-//! never children without their parent (SQLite does not enforce the foreign keys).
+//! `authentication_log_reason`) go first and the parents last, so no child is ever left
+//! without its parent (SQLite does not enforce the foreign keys).
+//!
+//! Without a chunk size these are privacyIDEA's three statements. With one, each transaction
+//! takes the next `chunksize` old parents by id and deletes their children and then them:
+//! privacyIDEA's per-table chunks (`… WHERE auth_log_id IN (SELECT id FROM authentication_log
+//! WHERE timestamp < ?) LIMIT n`) rebuild the set of every old parent for each chunk of each
+//! child table, 4.6× the plain statements at 10^6 parents on SQLite (docs/benchmarks.md), and
+//! an interruption leaves whole entries, never parents that lost some of their children.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -33,7 +39,7 @@ pub struct AuthlogCleanup {
     pub name: Option<String>,
     /// Delete entries whose `timestamp` (UTC) is older than this, e.g. `90d`.
     pub older_than: Duration,
-    /// Delete in chunks of this many rows, each committed on its own (children first).
+    /// Delete in chunks of this many entries, each committed on its own with its children.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub chunksize: Option<u64>,
@@ -113,45 +119,17 @@ impl AuthlogCleanupTask {
             );
             return Ok(());
         }
-        let child_filter = format!(
-            "{} IN (SELECT {} FROM {} WHERE {old_parents})",
-            d.quote("auth_log_id"),
-            d.quote("id"),
-            d.quote(PARENT)
-        );
-        let mut plans: Vec<DeletePlan<'_>> = CHILDREN
-            .iter()
-            .map(|child| DeletePlan {
-                table: child,
-                pk: "id",
-                filter: child_filter.clone(),
-                params: params.clone(),
-                chunksize: self.chunksize,
-            })
-            .collect();
-        plans.push(parent_plan);
-        let interrupt = ctx.interrupt.clone();
-        for plan in &plans {
-            let mut observer = ctx
-                .output
-                .progress(&format!("deleting from {}", plan.table), None);
-            let result =
-                delete::delete_matching(ctx.databases.main()?, plan, observer.as_mut(), &interrupt);
-            drop(observer);
-            let done = result?;
-            out.details
-                .insert(plan.table.to_string(), done.deleted.into());
-            if plan.table == PARENT {
-                out.deleted = Some(done.deleted);
-            }
-            if let Some(sig) = done.interrupted {
-                // Stop before the next table: every committed chunk removed children before
-                // their parents, so what is left is consistent and a re-run continues.
-                out.status = TaskStatus::Interrupted;
-                out.signal = Some(sig);
-                out.deleted.get_or_insert(0);
-                return Ok(());
-            }
+        let outcome = match self.chunksize {
+            None => delete_table_by_table(ctx, out, &params, &old_parents, parent_plan)?,
+            Some(chunk) => delete_entry_batches(ctx, out, &params, &old_parents, chunk)?,
+        };
+        if let Some(sig) = outcome {
+            // Children went before their parents in every committed step, so what is left
+            // is consistent and a re-run continues.
+            out.status = TaskStatus::Interrupted;
+            out.signal = Some(sig);
+            out.deleted.get_or_insert(0);
+            return Ok(());
         }
         out.say(
             ctx.output,
@@ -161,5 +139,133 @@ impl AuthlogCleanupTask {
             ),
         );
         Ok(())
+    }
+}
+
+/// Deleted rows of (outcomes, reasons, parents), in the order they are deleted.
+const TABLES: [&str; 3] = [CHILDREN[0], CHILDREN[1], PARENT];
+
+/// privacyIDEA's three statements, each committed: the children of every old parent, then
+/// the parents. The signal that stopped it, if one did.
+fn delete_table_by_table(
+    ctx: &mut TaskContext<'_>,
+    out: &mut TaskOutcome,
+    params: &[Value],
+    old_parents: &str,
+    parent_plan: DeletePlan<'_>,
+) -> Result<Option<i32>, TaskError> {
+    let d = ctx.databases.main()?.dialect();
+    let child_filter = format!(
+        "{} IN (SELECT {} FROM {} WHERE {old_parents})",
+        d.quote("auth_log_id"),
+        d.quote("id"),
+        d.quote(PARENT)
+    );
+    let mut plans: Vec<DeletePlan<'_>> = CHILDREN
+        .iter()
+        .map(|child| DeletePlan {
+            table: child,
+            pk: "id",
+            filter: child_filter.clone(),
+            params: params.to_vec(),
+            chunksize: None,
+        })
+        .collect();
+    plans.push(parent_plan);
+    let interrupt = ctx.interrupt.clone();
+    for plan in &plans {
+        let mut observer = ctx
+            .output
+            .progress(&format!("deleting from {}", plan.table), None);
+        let result =
+            delete::delete_matching(ctx.databases.main()?, plan, observer.as_mut(), &interrupt);
+        drop(observer);
+        let done = result?;
+        out.details
+            .insert(plan.table.to_string(), done.deleted.into());
+        if plan.table == PARENT {
+            out.deleted = Some(done.deleted);
+        }
+        if let Some(sig) = done.interrupted {
+            return Ok(Some(sig));
+        }
+    }
+    Ok(None)
+}
+
+/// Ids per `DELETE … IN (…)` statement.
+const ID_SLICE: usize = 1000;
+
+/// Batches of `chunk` old parents, each deleted with its children in one transaction. The
+/// signal that stopped it (after a committed batch), if one did.
+fn delete_entry_batches(
+    ctx: &mut TaskContext<'_>,
+    out: &mut TaskOutcome,
+    params: &[Value],
+    old_parents: &str,
+    chunk: u64,
+) -> Result<Option<i32>, TaskError> {
+    let conn = ctx.databases.main()?;
+    let d = conn.dialect();
+    let next_batch = format!(
+        "SELECT {id} FROM {t} WHERE {old_parents} ORDER BY {ts} LIMIT {chunk}",
+        id = d.quote("id"),
+        t = d.quote(PARENT),
+        ts = d.quote("timestamp"),
+    );
+    // In timestamp order, so every batch starts at the index's low end, where the old
+    // entries are, instead of passing over the young ones again.
+    let mut totals = [0u64; 3];
+    let mut observer = ctx
+        .output
+        .progress("deleting authentication log entries", None);
+    let conn = ctx.databases.main()?;
+    let mut stopped = None;
+    let failed = loop {
+        let batch = delete::in_transaction_with_retry(conn, |c| {
+            let ids: Vec<i64> = c
+                .query_rows(&next_batch, params)?
+                .iter()
+                .filter_map(|r| r.get(0).as_i64())
+                .collect();
+            let mut n = [0u64; 3];
+            for (i, table) in TABLES.iter().enumerate() {
+                let column = if *table == PARENT {
+                    "id"
+                } else {
+                    "auth_log_id"
+                };
+                n[i] = delete::delete_ids_in(c, table, column, &ids, ID_SLICE)?;
+            }
+            Ok((ids.len() as u64, n))
+        });
+        let (taken, n) = match batch {
+            Ok(b) => b,
+            Err(e) => break Some(e),
+        };
+        for (t, k) in totals.iter_mut().zip(n) {
+            *t += k;
+        }
+        observer.chunk_committed(totals[2]);
+        if taken < chunk {
+            break None;
+        }
+        if let Some(sig) = ctx.interrupt.requested() {
+            stopped = Some(sig);
+            break None;
+        }
+    };
+    drop(observer);
+    for (table, n) in TABLES.iter().zip(totals) {
+        out.details.insert(table.to_string(), n.into());
+    }
+    out.deleted = Some(totals[2]);
+    match failed {
+        Some(error) => Err(delete::DeleteFailed {
+            error,
+            deleted: totals[2],
+        }
+        .into()),
+        None => Ok(stopped),
     }
 }

@@ -214,19 +214,35 @@ fn authlog_interrupted_leaves_no_orphans_and_a_rerun_finishes() {
             "{}",
             db.label()
         );
-        // Children went first: every remaining child still has its parent.
-        let parents_left = column(c.as_mut(), "authentication_log", "id");
-        assert_eq!(parents_left.len(), 12, "{}", db.label());
+        // The first batch took the two oldest entries (12 and 11) with all their children and
+        // committed; nothing else was touched, so no child lost its parent and no kept parent
+        // lost a child.
         assert_eq!(
-            column(c.as_mut(), "conditional_access_outcome", "id").len(),
-            4,
-            "{}: one chunk of 2 of the 6 outcomes",
+            column(c.as_mut(), "authentication_log", "id"),
+            (1..=10).collect::<Vec<i64>>(),
+            "{}",
             db.label()
         );
+        assert_eq!(
+            column(c.as_mut(), "authentication_log_reason", "auth_log_id"),
+            vec![1, 2, 2, 4, 5, 5, 7, 8, 8, 10],
+            "{}",
+            db.label()
+        );
+        assert_eq!(
+            column(c.as_mut(), "conditional_access_outcome", "auth_log_id"),
+            vec![2, 4, 6, 8, 10],
+            "{}",
+            db.label()
+        );
+        assert_eq!(r.outcome().deleted, Some(2), "{}", db.label());
+        let details = &r.outcome().details;
+        assert_eq!(details["authentication_log_reason"], 2, "{}", db.label());
+        assert_eq!(details["conditional_access_outcome"], 1, "{}", db.label());
         let r = run_spec(&db, authlog(30, Some(2)), false, &clock);
         assert_eq!(
             r.lines,
-            ["Deleted 12 authentication log entries older than 30 days."],
+            ["Deleted 10 authentication log entries older than 30 days."],
             "{}",
             db.label()
         );
