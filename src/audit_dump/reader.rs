@@ -1,7 +1,8 @@
 //! Reading `pidea_audit` for the dump as privacyIDEA 3.14 does: an upper id fixed before the
 //! first round (entries written while the dump runs are left out), rounds ordered by
-//! `(date, id)` with keyset pagination, and the neighbour ids of a round looked up with
-//! `id IN (…)` in slices of 500 (not limited by the filter or the upper id, as privacyIDEA).
+//! `(date, id)` with keyset pagination (two index ranges per round), and the neighbour ids of
+//! a round looked up with `id IN (…)` in slices of 500 (not limited by the filter or the upper
+//! id, as privacyIDEA).
 //!
 //! Entries without a `date` cannot be dumped by privacyIDEA (it fails on them); they come
 //! first here, in id order, where SQLite and MySQL sort NULL dates. With a time limit they
@@ -176,25 +177,43 @@ impl Reader {
             }
             self.phase = Phase::Dated;
         }
-        let mut sql = format!(
+        let mut base = format!(
             "SELECT {} FROM {table} WHERE {date} IS NOT NULL AND {id} <= ?",
             self.select
         );
-        let mut params = vec![Value::Int(self.upper_id)];
-        date_filter(d, self.since, &mut sql, &mut params);
+        let mut base_params = vec![Value::Int(self.upper_id)];
+        date_filter(d, self.since, &mut base, &mut base_params);
+        // `(date, id) > (d, i)` is read in two index ranges: first the rest of the entries
+        // dated `d` (`date = d AND id > i`), then, if the round has room, those after it
+        // (`date > d`). Neither planner draws a range from the single condition
+        // `date > d OR (date = d AND id > i)` with bound values, and the spelling
+        // `date >= d AND (date > d OR id > i)` starts every round at the first entry dated
+        // `d`, which is quadratic when many entries share a date (a bulk import, a database
+        // storing whole seconds). The stored value is bound back as read, so on SQLite the
+        // text comparison sees exactly what is stored.
+        let mut rows = Vec::new();
         if let Some((last_date, last_id)) = &self.last {
-            // The date is not unique; the id breaks the tie. The stored value is bound back
-            // as read, so on SQLite the text comparison sees exactly what is stored.
-            // `(date, id) > (d, i)` is spelled `date >= d AND (date > d OR id > i)`: the
-            // leading `date >= d` is a range every planner starts the date index at. With
-            // `date > d OR (date = d AND id > i)` SQLite (for bound values), PostgreSQL and
-            // MariaDB scan the index from its start every round, which made the dump
-            // quadratic in the table size.
-            sql.push_str(&format!(" AND {date} >= ? AND ({date} > ? OR {id} > ?)"));
-            params.extend([last_date.clone(), last_date.clone(), Value::Int(*last_id)]);
+            let sql = format!(
+                "{base} AND {date} = ? AND {id} > ? ORDER BY {date}, {id} LIMIT {}",
+                self.round_rows
+            );
+            let mut params = base_params.clone();
+            params.extend([last_date.clone(), Value::Int(*last_id)]);
+            rows = conn.query_rows(&sql, &params)?;
         }
-        sql.push_str(&format!(" ORDER BY {date}, {id} LIMIT {}", self.round_rows));
-        let rows = conn.query_rows(&sql, &params)?;
+        if rows.len() < self.round_rows {
+            let mut sql = base;
+            let mut params = base_params;
+            if let Some((last_date, _)) = &self.last {
+                sql.push_str(&format!(" AND {date} > ?"));
+                params.push(last_date.clone());
+            }
+            sql.push_str(&format!(
+                " ORDER BY {date}, {id} LIMIT {}",
+                self.round_rows - rows.len()
+            ));
+            rows.extend(conn.query_rows(&sql, &params)?);
+        }
         if let Some(last) = rows.last() {
             self.last = Some((
                 last.get(1).clone(),

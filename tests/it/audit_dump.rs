@@ -222,6 +222,66 @@ fn entries_written_during_the_dump_are_left_out() {
     }
 }
 
+/// Many entries sharing a date, across round boundaries and out of id order: every entry
+/// once, in `(date, id)` order, in every round size (each round reads the rest of the last
+/// date first, then the later dates).
+#[test]
+fn entries_sharing_a_date_are_read_once_in_date_and_id_order() {
+    for db in privacyidea_databases() {
+        let mut c = db.connect();
+        let d = c.dialect();
+        let sql = format!(
+            "INSERT INTO {} ({}, {}, {}) VALUES (?, ?, ?)",
+            d.quote("pidea_audit"),
+            d.quote("id"),
+            d.quote("date"),
+            d.quote("action")
+        );
+        let dates = [
+            "2026-11-22T12:00:02",
+            "2026-11-22T12:00:01",
+            "2026-11-22T12:00:03",
+        ];
+        let mut want: Vec<(&str, i64)> = Vec::new();
+        for id in 1..=40i64 {
+            // 1–20 on the second date, 21–30 on the first, 31–40 on the third and first.
+            let date = match id {
+                1..=20 => dates[0],
+                21..=30 => dates[1],
+                _ if id % 2 == 0 => dates[2],
+                _ => dates[1],
+            };
+            c.execute(
+                &sql,
+                &[
+                    Value::Int(id),
+                    Value::DateTime(dt(date)),
+                    Value::Text("GET /".into()),
+                ],
+            )
+            .unwrap();
+            want.push((date, id));
+        }
+        want.sort();
+        for round_rows in [1, 3, 7, 20, 500] {
+            let mut o = opts(round_rows, None);
+            o.verifier = None;
+            let (csv, stats) = dump_to_string(c.as_mut(), &o);
+            let got: Vec<(String, i64)> = csv
+                .lines()
+                .map(|l| {
+                    let mut f = l.split(',');
+                    let id = f.next().unwrap().parse().unwrap();
+                    (f.next().unwrap().to_string(), id)
+                })
+                .collect();
+            let want: Vec<(String, i64)> = want.iter().map(|(d, i)| (d.to_string(), *i)).collect();
+            assert_eq!(got, want, "{} round {round_rows}", db.label());
+            assert_eq!(stats.entries, 40);
+        }
+    }
+}
+
 #[test]
 fn interrupted_dump_stops_between_rounds() {
     let db = privacyidea_databases().remove(0);
