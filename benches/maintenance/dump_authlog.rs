@@ -3,7 +3,7 @@
 //! measuring helpers (a fresh child process per run, its peak RSS from `wait4`).
 //!
 //! ```text
-//! cargo bench --bench maintenance -- --only audit_dump,audit_dump_signed,authlog_cleanup [--rows N (default 1000000)] [--repeat K (default 1)]
+//! cargo bench --bench maintenance -- --only audit_dump,audit_dump_signed,authlog_cleanup,authlog_cleanup_in_time_order [--rows N (default 1000000)] [--repeat K (default 1)]
 //! ```
 //!
 //! * `audit_dump`: `pi-manage audit dump -f FILE` of an N-row `pidea_audit` (with the
@@ -19,6 +19,9 @@
 //!   every other one with a conditional-access outcome, against the three raw `DELETE`
 //!   statements (outcomes, reasons, parents; each committed). All three tables must end
 //!   with the same rows on both copies.
+//! * `authlog_cleanup_in_time_order`: the same with the parents' ids in timestamp order, as
+//!   privacyIDEA writes the log (`authlog_cleanup` scatters the timestamps over the ids, the
+//!   worst case for a chunked delete).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -34,7 +37,12 @@ use super::{
 #[path = "../common/signed_audit.rs"]
 mod signed_audit;
 
-const NAMES: [&str; 3] = ["audit_dump", "audit_dump_signed", "authlog_cleanup"];
+const NAMES: [&str; 4] = [
+    "audit_dump",
+    "audit_dump_signed",
+    "authlog_cleanup",
+    "authlog_cleanup_in_time_order",
+];
 /// Authentication-log history (days) and the cleanup age; no parent lies within `GAP` of the
 /// cut-off, so runs seconds apart select the same rows.
 const AUTHLOG_DAYS: i64 = 60;
@@ -241,10 +249,26 @@ fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize, sigs: Signatures
     }
 }
 
-fn fill_authlog(c: &Connection, rows: u64, now: NaiveDateTime) {
+/// How the parents' timestamps lie over their ids.
+#[derive(Clone, Copy, PartialEq)]
+enum AuthlogOrder {
+    /// Each parent a random timestamp in the history.
+    Scattered,
+    /// The same kind of timestamps, ascending with the id, as privacyIDEA writes the log.
+    InTimeOrder,
+}
+
+fn fill_authlog(c: &Connection, rows: u64, now: NaiveDateTime, order: AuthlogOrder) {
     let mut rng = Rng(0xA07B_1096);
     let cutoff = now - TimeDelta::days(AUTHLOG_AGE);
     let span = (TimeDelta::days(AUTHLOG_DAYS) - GAP * 2).num_seconds() as u64;
+    // In time order: the seconds back from now drawn up front, oldest (largest) first.
+    let mut in_order: Vec<u64> = Vec::new();
+    if order == AuthlogOrder::InTimeOrder {
+        let mut draw = Rng(0x71AE_0DE2);
+        in_order = (0..rows).map(|_| draw.below(span)).collect();
+        in_order.sort_unstable_by(|a, b| b.cmp(a));
+    }
     let mut parent = c
         .prepare(
             "INSERT INTO authentication_log (id, resolver, uid, realm, username, user_role, \
@@ -266,7 +290,10 @@ fn fill_authlog(c: &Connection, rows: u64, now: NaiveDateTime) {
     let (mut rid, mut oid) = (0i64, 0i64);
     for id in 1..=rows as i64 {
         // Seconds back from now, skipping the gap around the cut-off.
-        let mut back = rng.below(span) as i64;
+        let mut back = match order {
+            AuthlogOrder::Scattered => rng.below(span),
+            AuthlogOrder::InTimeOrder => in_order[(id - 1) as usize],
+        } as i64;
         let gap_start = (TimeDelta::days(AUTHLOG_AGE) - GAP).num_seconds();
         if back >= gap_start {
             back += 2 * GAP.num_seconds();
@@ -316,16 +343,27 @@ fn fill_authlog(c: &Connection, rows: u64, now: NaiveDateTime) {
     }
 }
 
-fn authlog_cleanup(bin: &Path, dir: &Path, rows: u64, repeat: usize, chunk: Option<u64>) -> Line {
+fn authlog_cleanup(
+    bin: &Path,
+    dir: &Path,
+    rows: u64,
+    repeat: usize,
+    chunk: Option<u64>,
+    order: AuthlogOrder,
+) -> Line {
     let now = Utc::now().naive_utc();
-    let db = dir.join("authlog.sqlite");
+    let name = match order {
+        AuthlogOrder::Scattered => "authlog",
+        AuthlogOrder::InTimeOrder => "authlog_in_time_order",
+    };
+    let db = dir.join(format!("{name}.sqlite"));
     if !db.exists() {
         eprintln!(
-            "authlog_cleanup: building {} parents with children…",
+            "{name}: building {} parents with children…",
             fmt_count(rows)
         );
         let started = Instant::now();
-        template(dir, "authlog", |c| fill_authlog(c, rows, now));
+        template(dir, name, |c| fill_authlog(c, rows, now, order));
         eprintln!("  built in {:.0} s", started.elapsed().as_secs_f64());
     }
     let cutoff = (Utc::now().naive_utc() - TimeDelta::days(AUTHLOG_AGE))
@@ -378,10 +416,14 @@ fn authlog_cleanup(bin: &Path, dir: &Path, rows: u64, repeat: usize, chunk: Opti
             assert_eq!(fingerprint(&b, t), fingerprint(&o, t), "{t} differs");
         }
     }
+    let in_order = match order {
+        AuthlogOrder::Scattered => "",
+        AuthlogOrder::InTimeOrder => ", ids in time order",
+    };
     Line {
         scenario: match chunk {
-            Some(c) => format!("authlog cleanup --chunksize {c}"),
-            None => "authlog cleanup".into(),
+            Some(c) => format!("authlog cleanup --chunksize {c}{in_order}"),
+            None => format!("authlog cleanup{in_order}"),
         },
         rows,
         baseline: "the 3 raw `DELETE`s (outcomes, reasons, parents)",
@@ -432,9 +474,15 @@ pub fn run(argv: &[String]) {
     if a.only.iter().any(|s| s == "audit_dump_signed") {
         lines.push(audit_dump(bin, dir, a.rows, a.repeat, Signatures::FullCost));
     }
-    if a.only.iter().any(|s| s == "authlog_cleanup") {
-        lines.push(authlog_cleanup(bin, dir, a.rows, a.repeat, None));
-        lines.push(authlog_cleanup(bin, dir, a.rows, a.repeat, Some(10_000)));
+    for (scenario, order) in [
+        ("authlog_cleanup", AuthlogOrder::Scattered),
+        ("authlog_cleanup_in_time_order", AuthlogOrder::InTimeOrder),
+    ] {
+        if a.only.iter().any(|s| s == scenario) {
+            for chunk in [None, Some(10_000)] {
+                lines.push(authlog_cleanup(bin, dir, a.rows, a.repeat, chunk, order));
+            }
+        }
     }
     let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
