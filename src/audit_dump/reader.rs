@@ -185,7 +185,7 @@ impl Reader {
         date_filter(d, self.since, &mut base, &mut base_params);
         // `(date, id) > (d, i)` is read in two index ranges: first the rest of the entries
         // dated `d` (`date = d AND id > i`), then, if the round has room, those after it
-        // (`date > d`). Neither planner draws a range from the single condition
+        // (`date > d`). No planner draws a range from the single condition
         // `date > d OR (date = d AND id > i)` with bound values, and the spelling
         // `date >= d AND (date > d OR id > i)` starts every round at the first entry dated
         // `d`, which is quadratic when many entries share a date (a bulk import, a database

@@ -227,42 +227,31 @@ fn entries_written_during_the_dump_are_left_out() {
 /// date first, then the later dates).
 #[test]
 fn entries_sharing_a_date_are_read_once_in_date_and_id_order() {
-    for db in privacyidea_databases() {
-        let mut c = db.connect();
-        let d = c.dialect();
-        let sql = format!(
-            "INSERT INTO {} ({}, {}, {}) VALUES (?, ?, ?)",
-            d.quote("pidea_audit"),
-            d.quote("id"),
-            d.quote("date"),
-            d.quote("action")
-        );
-        let dates = [
-            "2026-11-22T12:00:02",
-            "2026-11-22T12:00:01",
-            "2026-11-22T12:00:03",
-        ];
-        let mut want: Vec<(&str, i64)> = Vec::new();
-        for id in 1..=40i64 {
-            // 1–20 on the second date, 21–30 on the first, 31–40 on the third and first.
+    let dates = [
+        "2026-11-22T12:00:02",
+        "2026-11-22T12:00:01",
+        "2026-11-22T12:00:03",
+    ];
+    // 1–20 on the second date, 21–30 on the first, 31–40 on the third and first.
+    let rows: Vec<(i64, NaiveDateTime, &str, &str)> = (1..=40i64)
+        .map(|id| {
             let date = match id {
                 1..=20 => dates[0],
                 21..=30 => dates[1],
                 _ if id % 2 == 0 => dates[2],
                 _ => dates[1],
             };
-            c.execute(
-                &sql,
-                &[
-                    Value::Int(id),
-                    Value::DateTime(dt(date)),
-                    Value::Text("GET /".into()),
-                ],
-            )
-            .unwrap();
-            want.push((date, id));
-        }
-        want.sort();
+            (id, dt(date), "GET /", "")
+        })
+        .collect();
+    let mut want: Vec<(String, i64)> = rows
+        .iter()
+        .map(|(id, date, _, _)| (date.format("%Y-%m-%dT%H:%M:%S").to_string(), *id))
+        .collect();
+    want.sort();
+    for db in privacyidea_databases() {
+        let mut c = db.connect();
+        insert_audit(c.as_mut(), &rows);
         for round_rows in [1, 3, 7, 20, 500] {
             let mut o = opts(round_rows, None);
             o.verifier = None;
@@ -275,9 +264,8 @@ fn entries_sharing_a_date_are_read_once_in_date_and_id_order() {
                     (f.next().unwrap().to_string(), id)
                 })
                 .collect();
-            let want: Vec<(String, i64)> = want.iter().map(|(d, i)| (d.to_string(), *i)).collect();
             assert_eq!(got, want, "{} round {round_rows}", db.label());
-            assert_eq!(stats.entries, 40);
+            assert_eq!(stats.entries, 40, "{} round {round_rows}", db.label());
         }
     }
 }
