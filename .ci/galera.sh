@@ -6,17 +6,20 @@
 #                             # wsrep_cluster_size=3 and every node is Synced
 #   .ci/galera.sh stop DIR    # stops the nodes started in DIR, by pid
 #
-# Client ports 43306/43307/43308 (root over TCP, empty password, database `test`), group
-# communication 44567/44577/44587, IST 44568/44578/44588, rsync SST 44569/44579/44589.
+# Client ports 23306/23307/23308 (root over TCP, empty password, database `test`), group
+# communication 24567/24577/24587, IST 24568/24578/24588, rsync SST 24569/24579/24589.
+# All below Linux's ephemeral range (32768-60999 by default): a port in that range can be taken
+# by any outgoing connection at any moment, and once was, by one made during a joiner's SST, so
+# the joiner's IST listener failed to bind and the node aborted.
 # GALERA_PROVIDER overrides the provider library (default: the galera-4 package's).
-# Then: export PIM_TEST_GALERA_URLS=mysql://root@127.0.0.1:43306/test,mysql://root@127.0.0.1:43307/test,mysql://root@127.0.0.1:43308/test
+# Then: export PIM_TEST_GALERA_URLS=mysql://root@127.0.0.1:23306/test,mysql://root@127.0.0.1:23307/test,mysql://root@127.0.0.1:23308/test
 set -euo pipefail
 
 NODES=(1 2 3)
-client_port() { echo $((43305 + $1)); }
-gcomm_port() { echo $((44557 + 10 * $1)); }
-ist_port() { echo $((44558 + 10 * $1)); }
-sst_port() { echo $((44559 + 10 * $1)); }
+client_port() { echo $((23305 + $1)); }
+gcomm_port() { echo $((24557 + 10 * $1)); }
+ist_port() { echo $((24558 + 10 * $1)); }
+sst_port() { echo $((24559 + 10 * $1)); }
 
 log() { printf '== galera: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -39,6 +42,16 @@ status_of() { # node, wsrep status variable
 }
 
 port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+# Warns when a port lies in the kernel's ephemeral range (see the header): the start may then
+# fail at random on a port some outgoing connection holds.
+warn_if_ephemeral() { # port
+    local lo hi
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+    if (($1 >= lo && $1 <= hi)); then
+        log "warning: port $1 is in the ephemeral range $lo-$hi; an outgoing connection may take it"
+    fi
+}
 
 start_node() { # node, extra args...
     local n=$1; shift
@@ -92,6 +105,7 @@ cmd_start() {
             die "node $n in $DIR is already running; '$0 stop $DIR' first"
         for p in "$(client_port "$n")" "$(gcomm_port "$n")" "$(ist_port "$n")" "$(sst_port "$n")"; do
             port_free "$p" || die "port $p is in use"
+            warn_if_ephemeral "$p"
         done
     done
     mkdir -p "$DIR"

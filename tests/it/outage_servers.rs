@@ -1,8 +1,8 @@
 //! Private database servers a test can stop and start again — a database that goes away and
 //! comes back, which the shared servers must never do. A PostgreSQL 15 cluster (`initdb` +
 //! `postgres`) or a MariaDB (`mariadb-install-db` + `mariadbd`), plain TCP on loopback, each
-//! in its own temporary directory on a free port of its own range (PostgreSQL 55440–55447,
-//! MariaDB 53310–53313). Stopped by pid: on `stop()` and when the guard drops, also when the
+//! in its own temporary directory on a free port of its own range (PostgreSQL 25440–25447,
+//! MariaDB 26310–26313). Stopped by pid: on `stop()` and when the guard drops, also when the
 //! test fails. Missing server binaries skip the test with a note, unless `CI=true`.
 
 use std::os::unix::fs::PermissionsExt;
@@ -41,13 +41,13 @@ impl Restartable {
                 let initdb = Path::new(PG_BIN).join("initdb");
                 require(&initdb, "PostgreSQL")?;
                 init_postgres(dir.path(), &initdb);
-                free_port(55440..=55447)
+                free_port(25440..=25447)
             }
             Kind::Mariadb => {
                 require(Path::new("/usr/bin/mariadb-install-db"), "MariaDB")?;
                 require(Path::new("/usr/sbin/mariadbd"), "MariaDB")?;
                 init_mariadb(dir.path());
-                free_port(53310..=53313)
+                free_port(26310..=26313)
             }
         };
         let mut s = Restartable {

@@ -2,7 +2,7 @@
 //! certificate made with `rcgen`, a PostgreSQL 15 cluster (`initdb` + `postgres`, only
 //! `hostssl` lines in pg_hba.conf) or a MariaDB (`mariadb-install-db` + `mariadbd` with
 //! `require_secure_transport`), each in its own temporary directory on a free loopback port
-//! of its own range (PostgreSQL 55432–55439, MariaDB 53306–53309). A server is stopped by its
+//! of its own range (PostgreSQL 25432–25439, MariaDB 26306–26309). A server is stopped by its
 //! pid when the guard drops, also when the test fails. Missing server binaries skip the test
 //! with a note, unless `CI=true`.
 
@@ -44,7 +44,9 @@ pub(crate) fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A loopback port in `range` that nobody listens on right now.
+/// A loopback port in `range` that nobody listens on right now. The ranges callers pass lie
+/// below Linux's ephemeral range (32768–60999): a port in it can be taken by any outgoing
+/// connection, also between a private server's stop and its restart on the same port.
 pub(crate) fn free_port(range: std::ops::RangeInclusive<u16>) -> u16 {
     for port in range.clone() {
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
@@ -211,7 +213,7 @@ pub fn postgres() -> Option<Server> {
         "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
     )
     .unwrap();
-    let port = free_port(55432..=55439);
+    let port = free_port(25432..=25439);
     let log = dir.path().join("server.log");
     let mut child = as_postgres(Path::new(PG_BIN).join("postgres").to_str().unwrap())
         .arg("-D")
@@ -274,7 +276,7 @@ pub fn mariadb() -> Option<Server> {
         cmd.arg("--user=root");
     }
     one_bootstrap_at_a_time(|| run(&mut cmd, "mariadb-install-db"));
-    let port = free_port(53306..=53309);
+    let port = free_port(26306..=26309);
     let log = dir.path().join("server.log");
     let mut cmd = Command::new(server);
     cmd.arg("--no-defaults")
