@@ -96,11 +96,28 @@ pub fn dump(
     out: &mut dyn Write,
 ) -> Result<DumpStats, DumpError> {
     check_table(conn)?;
-    let mut stats = DumpStats::default();
     let Some(mut reader) = Reader::open(conn, opts.since, opts.round_rows)? else {
-        return Ok(stats);
+        return Ok(DumpStats::default());
     };
-    stats.upper_id = Some(reader.upper_id);
+    let result = write_rounds(conn, &mut reader, opts, interrupt, out);
+    let closed = reader.close(conn);
+    let stats = result?;
+    closed?;
+    Ok(stats)
+}
+
+/// The rounds of [`dump`], from the opened reader to the flushed output.
+fn write_rounds(
+    conn: &mut dyn Connection,
+    reader: &mut Reader,
+    opts: &DumpOptions,
+    interrupt: &Interrupt,
+    out: &mut dyn Write,
+) -> Result<DumpStats, DumpError> {
+    let mut stats = DumpStats {
+        upper_id: Some(reader.upper_id),
+        ..DumpStats::default()
+    };
     let mut round: Vec<Entry> = reader
         .next_round(conn)?
         .iter()

@@ -28,7 +28,7 @@ pub mod postgres;
 pub use dialect::Dialect;
 pub use open::{open, OpenOptions};
 pub use sql_split::split_sql_statements;
-pub use value::{Row, Value};
+pub use value::{Row, Value, SQLITE_DATETIME_FORMAT};
 
 /// A test written in Rust that SQL calls once per row ([`Connection::execute_with_predicate`]);
 /// it gets the function's arguments as a [`Row`].

@@ -283,6 +283,52 @@ fn interrupted_dump_stops_between_rounds() {
     assert_eq!(stats.entries, 2);
 }
 
+/// A dump leaves the connection as it found it, whether it ran to the end or was interrupted
+/// with PostgreSQL's cursor open: no transaction (SQLite refuses a nested `BEGIN`; another
+/// PostgreSQL session sees it idle, not idle in a transaction) and no cursor.
+#[test]
+fn the_dump_leaves_no_transaction_or_cursor_open() {
+    for db in privacyidea_databases() {
+        let mut c = db.connect();
+        insert_fixture(c.as_mut(), db.backend);
+        for interrupted in [false, true] {
+            let interrupt = Interrupt::new();
+            if interrupted {
+                interrupt.trigger(15);
+            }
+            let mut out = Vec::new();
+            let stats = audit_dump::dump(c.as_mut(), &opts(2, None), &interrupt, &mut out).unwrap();
+            assert_eq!(stats.interrupted.is_some(), interrupted, "{}", db.label());
+            if db.backend == Backend::Postgres {
+                let cursors = c
+                    .query_i64("SELECT count(*) FROM pg_cursors WHERE name <> ''", &[])
+                    .unwrap();
+                assert_eq!(cursors, Some(0), "interrupted: {interrupted}");
+                // Seen from another session: idle, not idle in a transaction.
+                let pid = c
+                    .query_i64("SELECT pg_backend_pid()", &[])
+                    .unwrap()
+                    .unwrap();
+                let state = db
+                    .connect()
+                    .query_rows(
+                        "SELECT state FROM pg_stat_activity WHERE pid = ?",
+                        &[Value::Int(pid)],
+                    )
+                    .unwrap();
+                assert_eq!(
+                    state[0].get(0).as_str(),
+                    Some("idle"),
+                    "interrupted: {interrupted}"
+                );
+            }
+            // Last: on PostgreSQL a `ROLLBACK` would end a transaction the dump left open.
+            c.begin().unwrap_or_else(|e| panic!("{}: {e}", db.label()));
+            c.rollback().unwrap();
+        }
+    }
+}
+
 fn dump_spec(dir: &Path, compress: DumpCompression, keep: Option<u32>) -> TaskSpec {
     TaskSpec::AuditDump(AuditDump {
         directory: dir.to_path_buf(),
