@@ -33,8 +33,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pi_manage::db::{self, Connection, OpenOptions};
+use pi_manage::db::{self, OpenOptions};
 use pi_manage::dburl::{Backend, DbUrl};
+
+#[path = "common/server_db.rs"]
+mod server_db;
+use server_db::{client_args, count, fill, server_target, Target};
 
 struct Args {
     audit_rows: u64,
@@ -110,88 +114,6 @@ fn sh(script: &str, env: &[(&str, String)]) -> Run {
     measure(&mut c)
 }
 
-/// A database for one dialect, with pi.cfg text.
-struct Target {
-    backend: Backend,
-    url_text: String,
-    url: DbUrl,
-    admin: Option<DbUrl>,
-    name: String,
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        if let Some(admin) = &self.admin {
-            if let Ok(mut c) = db::open(admin, &OpenOptions::default()) {
-                let q = c.dialect().quote(&self.name);
-                let _ = c.execute_batch(&format!("DROP DATABASE IF EXISTS {q}"));
-            }
-        }
-    }
-}
-
-fn server_target(var: &str) -> Option<Target> {
-    let text = std::env::var(var).ok()?;
-    let admin = DbUrl::parse(&text).expect("admin URL");
-    let name = format!("pim_bench_backup_{}", std::process::id());
-    let mut c = db::open(&admin, &OpenOptions::default()).expect("connect");
-    let q = c.dialect().quote(&name);
-    c.execute_batch(&format!("DROP DATABASE IF EXISTS {q}"))
-        .unwrap();
-    c.execute_batch(&format!("CREATE DATABASE {q}")).unwrap();
-    let mut url = admin.clone();
-    url.database = Some(name.clone());
-    let auth = match (&admin.user, &admin.password) {
-        (Some(u), Some(p)) => format!("{u}:{}@", p.expose()),
-        (Some(u), None) => format!("{u}@"),
-        _ => String::new(),
-    };
-    let host = admin.host.clone().unwrap_or_else(|| "127.0.0.1".into());
-    let port = admin.port.map(|p| format!(":{p}")).unwrap_or_default();
-    Some(Target {
-        backend: admin.backend,
-        url_text: format!("{}://{auth}{host}{port}/{name}", admin.scheme),
-        url,
-        admin: Some(admin),
-        name,
-    })
-}
-
-/// Fill `pidea_audit` with `n` rows on the server side (fast, and no client memory).
-fn fill(conn: &mut dyn Connection, backend: Backend, n: u64) {
-    let sql = match backend {
-        Backend::Sqlite => format!(
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) \
-             INSERT INTO pidea_audit (id, date, startdate, duration, signature, action, success, serial, token_type, \"user\", realm, administrator, action_detail, info, privacyidea_server, client, loglevel, clearance_level, policies) \
-             SELECT x, datetime('now', '-' || (x % 400) || ' days'), datetime('now', '-' || (x % 400) || ' days'), '1970-01-01 00:00:00.012000', \
-             'rsa_sha256_pss:' || lower(hex(randomblob(256))), 'POST /validate/check', x % 2, 'HOTP' || (x % 5000), 'hotp', 'user' || (x % 1000), 'realm1', '', '', 'wrong otp value', 'vecnode', '10.0.' || (x % 250) || '.1', 'default', 'default', 'policy1' FROM c"
-        ),
-        Backend::Postgres => format!(
-            "INSERT INTO pidea_audit (id, date, startdate, duration, signature, action, success, serial, token_type, \"user\", realm, administrator, action_detail, info, privacyidea_server, client, loglevel, clearance_level, policies) \
-             SELECT x, now() - (x % 400) * interval '1 day', now() - (x % 400) * interval '1 day', interval '12 milliseconds', \
-             'rsa_sha256_pss:' || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) \
-             || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text), \
-             'POST /validate/check', x % 2, 'HOTP' || (x % 5000), 'hotp', 'user' || (x % 1000), 'realm1', '', '', 'wrong otp value', 'vecnode', '10.0.' || (x % 250) || '.1', 'default', 'default', 'policy1' \
-             FROM generate_series(1, {n}) AS x"
-        ),
-        Backend::Mysql => format!(
-            "INSERT INTO pidea_audit (id, date, startdate, duration, signature, action, success, serial, token_type, `user`, realm, administrator, action_detail, info, privacyidea_server, client, loglevel, clearance_level, policies) \
-             SELECT seq, NOW() - INTERVAL (seq % 400) DAY, NOW() - INTERVAL (seq % 400) DAY, '1970-01-01 00:00:00.012000', \
-             CONCAT('rsa_sha256_pss:', SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512)), \
-             'POST /validate/check', seq % 2, CONCAT('HOTP', seq % 5000), 'hotp', CONCAT('user', seq % 1000), 'realm1', '', '', 'wrong otp value', 'vecnode', CONCAT('10.0.', seq % 250, '.1'), 'default', 'default', 'policy1' \
-             FROM seq_1_to_{n}"
-        ),
-    };
-    conn.execute_batch(&sql).expect("fill pidea_audit");
-}
-
-fn count(url: &DbUrl) -> i64 {
-    let mut c = db::open(url, &OpenOptions::default()).expect("connect");
-    c.query_i64("SELECT count(*) FROM pidea_audit", &[])
-        .unwrap()
-        .unwrap()
-}
-
 struct Line {
     db: &'static str,
     op: &'static str,
@@ -219,37 +141,6 @@ fn loadavg() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The client tools' connection options and environment for a server target.
-fn client_args(t: &Target) -> (String, Vec<(&'static str, String)>) {
-    let host = t.url.host.as_deref().unwrap_or("127.0.0.1").to_string();
-    match t.backend {
-        Backend::Postgres => (
-            format!(
-                "--host {host} --port {} --username {} --no-password",
-                t.url.port.unwrap_or(5432),
-                t.url.user.as_deref().unwrap_or("postgres"),
-            ),
-            t.url
-                .password
-                .iter()
-                .map(|p| ("PGPASSWORD", p.expose().to_string()))
-                .collect(),
-        ),
-        _ => (
-            format!(
-                "--host={host} --port={} --user={}",
-                t.url.port.unwrap_or(3306),
-                t.url.user.as_deref().unwrap_or("root"),
-            ),
-            t.url
-                .password
-                .iter()
-                .map(|p| ("MYSQL_PWD", p.expose().to_string()))
-                .collect(),
-        ),
-    }
 }
 
 fn bench_one(bin: &Path, t: &Target, rows: u64, work: &Path) -> Vec<Line> {
@@ -504,10 +395,10 @@ fn main() {
         });
     }
     if wanted("postgresql") {
-        targets.extend(server_target("PIM_TEST_POSTGRES_URL"));
+        targets.extend(server_target("PIM_TEST_POSTGRES_URL", "backup"));
     }
     if wanted("mysql") {
-        targets.extend(server_target("PIM_TEST_MYSQL_URL"));
+        targets.extend(server_target("PIM_TEST_MYSQL_URL", "backup"));
     }
     let load_start = loadavg();
     let mut lines = Vec::new();

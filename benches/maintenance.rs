@@ -509,12 +509,15 @@ fn baseline(path: &Path, sql: &str, params: &[String]) -> (Duration, u64) {
 struct ChildRun {
     wall: Duration,
     max_rss_kb: i64,
+    /// Bytes the child sent to storage (`ru_oublock`, the kernel's `write_bytes` / 512, as
+    /// `/usr/bin/time` reports it).
+    written_bytes: u64,
     stdout: String,
 }
 
 /// Spawn `bin args…`, wait for it with `wait4`, and return (wall time, its own peak RSS in
-/// KiB, wait status).
-fn spawn_and_wait(bin: &Path, args: &[String]) -> (Duration, i64, libc::c_int) {
+/// KiB, its `ru_oublock` in 512-byte blocks, wait status).
+fn spawn_and_wait(bin: &Path, args: &[String]) -> (Duration, i64, i64, libc::c_int) {
     let started = Instant::now();
     let child = Command::new(bin)
         .args(args)
@@ -538,7 +541,7 @@ fn spawn_and_wait(bin: &Path, args: &[String]) -> (Duration, i64, libc::c_int) {
     let wall = started.elapsed();
     // Reaped by wait4 already; dropping the handle does not wait again.
     drop(child);
-    (wall, ru.ru_maxrss, status)
+    (wall, ru.ru_maxrss, ru.ru_oublock, status)
 }
 
 /// `maintenance --measure-child RESULT BIN ARGS…`: the helper [`run_child`] starts. Linux
@@ -550,8 +553,12 @@ fn measure_child_main(args: &[String]) -> ! {
         eprintln!("usage: maintenance --measure-child RESULT BIN ARGS…");
         std::process::exit(2);
     };
-    let (wall, rss, status) = spawn_and_wait(Path::new(bin), rest);
-    std::fs::write(result, format!("{} {rss} {status}\n", wall.as_nanos())).expect("write result");
+    let (wall, rss, blocks, status) = spawn_and_wait(Path::new(bin), rest);
+    std::fs::write(
+        result,
+        format!("{} {rss} {blocks} {status}\n", wall.as_nanos()),
+    )
+    .expect("write result");
     std::process::exit(0);
 }
 
@@ -581,7 +588,8 @@ fn run_child(bin: &Path, args: &[&str], scratch: &Path) -> ChildRun {
     assert!(helper.success(), "measuring helper failed: {helper}");
     let result = std::fs::read_to_string(&result_path).expect("helper result");
     let mut f = result.split_whitespace().map(|x| x.parse::<i64>().unwrap());
-    let (wall_ns, max_rss_kb, status) = (
+    let (wall_ns, max_rss_kb, blocks, status) = (
+        f.next().unwrap(),
         f.next().unwrap(),
         f.next().unwrap(),
         f.next().unwrap() as libc::c_int,
@@ -598,6 +606,7 @@ fn run_child(bin: &Path, args: &[&str], scratch: &Path) -> ChildRun {
     ChildRun {
         wall: Duration::from_nanos(wall_ns as u64),
         max_rss_kb,
+        written_bytes: blocks as u64 * 512,
         stdout,
     }
 }

@@ -1,15 +1,21 @@
 //! Two scenarios of their own (issue 11): `audit_dump` and `authlog_cleanup`, selected with
-//! `--only audit_dump,authlog_cleanup` and run on SQLite with the maintenance benchmark's
-//! measuring helpers (a fresh child process per run, its peak RSS from `wait4`).
+//! `--only audit_dump,authlog_cleanup` and run with the maintenance benchmark's measuring
+//! helpers (a fresh child process per run, its peak RSS from `wait4`). All run on SQLite;
+//! `audit_dump` also on PostgreSQL and MariaDB when `PIM_TEST_POSTGRES_URL` /
+//! `PIM_TEST_MYSQL_URL` name an admin connection, as for the tests.
 //!
 //! ```text
-//! cargo bench --bench maintenance -- --only audit_dump,audit_dump_signed,authlog_cleanup,authlog_cleanup_in_time_order [--rows N (default 1000000)] [--repeat K (default 1)]
+//! cargo bench --bench maintenance -- --only audit_dump,audit_dump_signed,authlog_cleanup,authlog_cleanup_in_time_order [--rows N (default 1000000)] [--repeat K (default 1)] [--authlog-chunks none,N,… (default none,10000)]
 //! ```
 //!
 //! * `audit_dump`: `pi-manage audit dump -f FILE` of an N-row `pidea_audit` (with the
 //!   public audit key configured, so every row's signature is checked), against a plain
 //!   `SELECT` of every column of the same rows in the dump's `(date, id)` order, each value
-//!   read, in one rusqlite connection. The dump's line count must equal N.
+//!   read, in one rusqlite connection. The dump's line count must equal N. On a server: N
+//!   rows of the backup benchmark's shape (`benches/common/server_db.rs`: 400 dates, 2,500
+//!   rows each), their signatures given an odd number of hex digits as the SQLite rows have
+//!   (every row `FAIL` without an RSA operation), against the same `SELECT` through the server's own
+//!   client into `/dev/null`: `psql` with `COPY (SELECT …) TO STDOUT`, `mariadb --quick`.
 //! * `audit_dump_signed`: the same with a fresh RSA-2048 audit key and every row's signature
 //!   costing a full RSA check (`benches/common/signed_audit.rs`), so the time includes
 //!   verifying each row as an operator's dump does; the dump must mark exactly the 1000 rows
@@ -18,7 +24,8 @@
 //!   authentication-log parents, half of them older than 30 days, each with 0–2 reasons and
 //!   every other one with a conditional-access outcome, against the three raw `DELETE`
 //!   statements (outcomes, reasons, parents; each committed). All three tables must end
-//!   with the same rows on both copies.
+//!   with the same rows on both copies. Besides time and memory, the bytes each side sent
+//!   to storage. `--authlog-chunks` picks the chunk sizes (`none` for the unchunked run).
 //! * `authlog_cleanup_in_time_order`: the same with the parents' ids in timestamp order, as
 //!   privacyIDEA writes the log (`authlog_cleanup` scatters the timestamps over the ids, the
 //!   worst case for a chunked delete).
@@ -28,6 +35,8 @@ use std::time::Instant;
 
 use chrono::{Local, NaiveDateTime, TimeDelta, Utc};
 use pi_manage::crypto::audit_sign::{generate_audit_keys, AuditSigner};
+use pi_manage::db::{self as pidb, OpenOptions};
+use pi_manage::dburl::Backend;
 use rusqlite::{params, Connection};
 
 use super::{
@@ -36,6 +45,9 @@ use super::{
 
 #[path = "../common/signed_audit.rs"]
 mod signed_audit;
+
+#[path = "../common/server_db.rs"]
+mod server_db;
 
 const NAMES: [&str; 4] = [
     "audit_dump",
@@ -63,6 +75,8 @@ struct Args {
     rows: u64,
     repeat: usize,
     only: Vec<String>,
+    /// The authlog scenarios' runs: without a chunk size (`None`) and with each size.
+    authlog_chunks: Vec<Option<u64>>,
 }
 
 fn parse(argv: &[String]) -> Args {
@@ -70,6 +84,7 @@ fn parse(argv: &[String]) -> Args {
         rows: 1_000_000,
         repeat: 1,
         only: Vec::new(),
+        authlog_chunks: vec![None, Some(10_000)],
     };
     let mut it = argv.iter().skip(1);
     while let Some(arg) = it.next() {
@@ -88,9 +103,15 @@ fn parse(argv: &[String]) -> Args {
             "--rows" => a.rows = value().parse().expect("--rows N"),
             "--repeat" => a.repeat = value().parse().expect("--repeat K"),
             "--only" => a.only = value().split(',').map(str::to_string).collect(),
-            other => {
-                panic!("unknown argument {other} (these scenarios take --rows, --repeat, --only)")
+            "--authlog-chunks" => {
+                a.authlog_chunks = value()
+                    .split(',')
+                    .map(|c| (c != "none").then(|| c.parse().expect("--authlog-chunks none,N,…")))
+                    .collect()
             }
+            other => panic!(
+                "unknown argument {other} (these scenarios take --rows, --repeat, --only, --authlog-chunks)"
+            ),
         }
     }
     a
@@ -236,17 +257,141 @@ fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize, sigs: Signatures
         baseline_s: median(&base),
         ours_s: median(&ours),
         rss_mb: rss.iter().cloned().fold(0.0, f64::max),
-        note: format!(
-            "CSV of {:.0} MB; runs: ours {:?} s, baseline {:?} s",
-            bytes as f64 / 1e6,
-            ours.iter()
-                .map(|s| (s * 10.0).round() / 10.0)
-                .collect::<Vec<_>>(),
-            base.iter()
-                .map(|s| (s * 10.0).round() / 10.0)
-                .collect::<Vec<_>>()
-        ),
+        note: runs_note(bytes, &ours, &base),
     }
+}
+
+/// `audit_dump` on the server whose admin URL `var` names (`None` when it is not set).
+fn audit_dump_on_server(
+    bin: &Path,
+    dir: &Path,
+    rows: u64,
+    repeat: usize,
+    var: &str,
+) -> Option<Line> {
+    let t = server_db::server_target(var, "dump")?;
+    let label = match t.backend {
+        Backend::Postgres => "PostgreSQL",
+        _ => "MariaDB",
+    };
+    let cfg = dir.join(format!("pi-{}.cfg", t.backend.name()));
+    let key = dir.join("public.pem");
+    std::fs::write(
+        &key,
+        include_str!("../../tests/fixtures/audit_verify/public.pem"),
+    )
+    .unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "SQLALCHEMY_DATABASE_URI = '{}'\nPI_AUDIT_KEY_PUBLIC = '{}'\n",
+            t.url_text,
+            key.display()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_string();
+    let created = std::process::Command::new(bin)
+        .args(["--picfg", &cfg, "--quiet", "setup", "create_tables"])
+        .status()
+        .unwrap();
+    assert!(created.success(), "create_tables on {label}");
+    eprintln!(
+        "audit_dump ({label}): filling {} audit rows…",
+        fmt_count(rows)
+    );
+    let started = Instant::now();
+    {
+        let mut c = pidb::open(&t.url, &OpenOptions::default()).expect("connect");
+        server_db::fill(c.as_mut(), t.backend, rows);
+        // An odd number of hex digits, as the SQLite rows have: rejected before any RSA
+        // operation. Then fresh statistics, as a long-lived audit table has them.
+        c.execute_batch(if t.backend == Backend::Postgres {
+            "UPDATE pidea_audit SET signature = signature || '0'; ANALYZE pidea_audit"
+        } else {
+            "UPDATE pidea_audit SET signature = CONCAT(signature, '0'); ANALYZE TABLE pidea_audit"
+        })
+        .unwrap();
+    }
+    assert_eq!(server_db::count(&t.url), rows as i64);
+    eprintln!("  filled in {:.0} s", started.elapsed().as_secs_f64());
+    let (conn_args, env) = server_db::client_args(&t);
+    let db_name = t.url.database.clone().unwrap();
+    let select = "SELECT * FROM pidea_audit ORDER BY date, id";
+    let baseline = match t.backend {
+        Backend::Postgres => format!(
+            "psql --quiet --no-psqlrc --set ON_ERROR_STOP=on {conn_args} --dbname {db_name} \
+             -c 'COPY ({select}) TO STDOUT' > /dev/null"
+        ),
+        _ => format!("mariadb --quick --batch {conn_args} {db_name} -e '{select}' > /dev/null"),
+    };
+    let out = dir.join("dump.csv");
+    let (mut base, mut ours, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bytes = 0;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let status = std::process::Command::new("sh")
+            .args(["-c", &baseline])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .status()
+            .unwrap();
+        assert!(status.success(), "baseline: {baseline}");
+        base.push(started.elapsed().as_secs_f64());
+        let run = run_child(
+            bin,
+            &[
+                "--picfg",
+                &cfg,
+                "audit",
+                "dump",
+                "-f",
+                out.to_str().unwrap(),
+            ],
+            dir,
+        );
+        ours.push(run.wall.as_secs_f64());
+        rss.push(run.max_rss_kb as f64 / 1024.0);
+        let text = std::fs::read(&out).unwrap();
+        bytes = text.len();
+        let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
+        assert_eq!(lines, rows, "the dump has one line per row");
+        std::fs::remove_file(&out).unwrap();
+    }
+    Some(Line {
+        scenario: format!("audit dump ({label})"),
+        rows,
+        baseline: "the same `SELECT` through the server's client",
+        baseline_s: median(&base),
+        ours_s: median(&ours),
+        rss_mb: rss.iter().cloned().fold(0.0, f64::max),
+        note: runs_note(bytes, &ours, &base),
+    })
+}
+
+/// Run times rounded to tenths of a second, for the notes under the table.
+fn tenths(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|s| (s * 10.0).round() / 10.0).collect()
+}
+
+/// The CSV's size and every run's time, for the notes under the table.
+fn runs_note(bytes: usize, ours: &[f64], base: &[f64]) -> String {
+    format!(
+        "CSV of {:.0} MB; runs: ours {:?} s, baseline {:?} s",
+        bytes as f64 / 1e6,
+        tenths(ours),
+        tenths(base)
+    )
+}
+
+/// This process's bytes sent to storage so far (`write_bytes` of `/proc/self/io`, the counter
+/// behind a child's `ru_oublock`).
+fn own_written_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .expect("/proc/self/io")
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("write_bytes in /proc/self/io")
 }
 
 /// How the parents' timestamps lie over their ids.
@@ -375,12 +520,14 @@ fn authlog_cleanup(
         "conditional_access_outcome",
     ];
     let (mut base, mut ours, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut base_written, mut ours_written) = (Vec::new(), Vec::new());
     let mut deleted = 0;
     for _ in 0..repeat {
         let b = dir.join("authlog-baseline.sqlite");
         let o = dir.join("authlog-ours.sqlite");
         std::fs::copy(&db, &b).unwrap();
         std::fs::copy(&db, &o).unwrap();
+        let written_before = own_written_bytes();
         let started = Instant::now();
         let conn = Connection::open(&b).unwrap();
         let sub = "SELECT id FROM authentication_log WHERE timestamp < ?1";
@@ -402,6 +549,7 @@ fn authlog_cleanup(
             .unwrap();
         conn.close().unwrap();
         base.push(started.elapsed().as_secs_f64());
+        base_written.push((own_written_bytes() - written_before) as f64);
         let cfg = picfg(dir, &o, "");
         let age = AUTHLOG_AGE.to_string();
         let chunk_s = chunk.map(|c| c.to_string());
@@ -412,6 +560,7 @@ fn authlog_cleanup(
         let run = run_child(bin, &args, dir);
         ours.push(run.wall.as_secs_f64());
         rss.push(run.max_rss_kb as f64 / 1024.0);
+        ours_written.push(run.written_bytes as f64);
         for t in tables {
             assert_eq!(fingerprint(&b, t), fingerprint(&o, t), "{t} differs");
         }
@@ -431,14 +580,13 @@ fn authlog_cleanup(
         ours_s: median(&ours),
         rss_mb: rss.iter().cloned().fold(0.0, f64::max),
         note: format!(
-            "{} parents deleted (with their children); runs: ours {:?} s, baseline {:?} s",
+            "{} parents deleted (with their children); runs: ours {:?} s, baseline {:?} s; \
+             written to storage (median): ours {:.2} GB, baseline {:.2} GB",
             fmt_count(deleted as u64),
-            ours.iter()
-                .map(|s| (s * 10.0).round() / 10.0)
-                .collect::<Vec<_>>(),
-            base.iter()
-                .map(|s| (s * 10.0).round() / 10.0)
-                .collect::<Vec<_>>()
+            tenths(&ours),
+            tenths(&base),
+            median(&ours_written) / 1e9,
+            median(&base_written) / 1e9
         ),
     }
 }
@@ -470,6 +618,9 @@ pub fn run(argv: &[String]) {
             a.repeat,
             Signatures::Unverifiable,
         ));
+        for var in ["PIM_TEST_POSTGRES_URL", "PIM_TEST_MYSQL_URL"] {
+            lines.extend(audit_dump_on_server(bin, dir, a.rows, a.repeat, var));
+        }
     }
     if a.only.iter().any(|s| s == "audit_dump_signed") {
         lines.push(audit_dump(bin, dir, a.rows, a.repeat, Signatures::FullCost));
@@ -479,14 +630,14 @@ pub fn run(argv: &[String]) {
         ("authlog_cleanup_in_time_order", AuthlogOrder::InTimeOrder),
     ] {
         if a.only.iter().any(|s| s == scenario) {
-            for chunk in [None, Some(10_000)] {
+            for &chunk in &a.authlog_chunks {
                 lines.push(authlog_cleanup(bin, dir, a.rows, a.repeat, chunk, order));
             }
         }
     }
     let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "`cargo bench --bench maintenance -- --only {} --rows {} --repeat {}` (SQLite)\n",
+        "`cargo bench --bench maintenance -- --only {} --rows {} --repeat {}` (SQLite unless named)\n",
         a.only.join(","),
         a.rows,
         a.repeat
