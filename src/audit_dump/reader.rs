@@ -278,11 +278,14 @@ impl Reader {
             }
             sql.push_str(&format!(" ORDER BY {date}, {id}"));
             // READ COMMITTED: the neighbour lookups see the table as it is (module header).
-            // No JIT: compiling the scan's expressions costs more than it saves on a query
-            // that streams rows to the client.
+            // No JIT (PostgreSQL 11 and later have it): compiling the scan's expressions costs
+            // more than it saves on a query that streams rows to the client.
             conn.execute_batch("BEGIN ISOLATION LEVEL READ COMMITTED, READ ONLY")?;
             self.dated_read = DatedRead::CursorOpen;
-            conn.execute_batch(&format!("SET LOCAL jit = off; {sql}"))?;
+            conn.execute_batch(&format!(
+                "SELECT set_config('jit', 'off', true) \
+                 WHERE current_setting('server_version_num')::int >= 110000; {sql}"
+            ))?;
         }
         conn.query_rows(&format!("FETCH {} FROM {CURSOR}", self.round_rows), &[])
     }
