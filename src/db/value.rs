@@ -55,6 +55,57 @@ impl Value {
 /// Parse the timestamp texts SQLite databases written by privacyIDEA (or by hand) contain.
 pub fn parse_datetime_text(text: &str) -> Option<NaiveDateTime> {
     let t = text.trim();
+    if let Some(dt) = parse_canonical(t.as_bytes()) {
+        return Some(dt);
+    }
+    parse_with_formats(t)
+}
+
+/// The form SQLAlchemy writes, `YYYY-MM-DD HH:MM:SS[.f…]` (or with `T`), read digit by digit:
+/// every timestamp of a dump or a verification passes here, and chrono's `parse_from_str`
+/// re-reads its format string on every call. `None` for anything else, which then goes
+/// through chrono ([`parse_with_formats`]), so both give the same value for every text
+/// (tested against each other).
+fn parse_canonical(b: &[u8]) -> Option<NaiveDateTime> {
+    fn digits(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    }
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b' ' || b[10] == b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=9).contains(&frac.len()) => {
+            digits(frac)? * 10u32.pow(9 - frac.len() as u32)
+        }
+        _ => return None,
+    };
+    let (hour, minute, second) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    if second > 59 {
+        return None; // leap seconds: chrono's own rules
+    }
+    chrono::NaiveDate::from_ymd_opt(
+        digits(&b[0..4])? as i32,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    )?
+    .and_hms_nano_opt(hour, minute, second, nanos)
+}
+
+/// [`parse_datetime_text`] through chrono's formats, for every form but the canonical one.
+fn parse_with_formats(t: &str) -> Option<NaiveDateTime> {
     for fmt in [
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S%.f",
@@ -105,5 +156,49 @@ mod tests {
         assert!(parse_datetime_text("2026-11-21T12:09:34.5").is_some());
         assert!(parse_datetime_text("2026-11-21").is_some());
         assert!(parse_datetime_text("yesterday").is_none());
+    }
+
+    /// The digit-by-digit path gives what chrono's formats give, for texts it takes and for
+    /// texts it hands on.
+    #[test]
+    fn canonical_path_agrees_with_chrono() {
+        let texts = [
+            "2026-11-21 12:09:34.381899",
+            "2026-11-21T12:09:34.381899",
+            "2026-11-21 12:09:34",
+            "2026-11-21 12:09:34.5",
+            "2026-11-21 12:09:34.123456789",
+            "2026-11-21 12:09:34.1234567890",
+            "2026-11-21 12:09:34.",
+            "2026-11-21 12:09:34.12a",
+            "2024-02-29 00:00:00",
+            "2023-02-29 00:00:00",
+            "2026-13-01 00:00:00",
+            "2026-00-10 00:00:00",
+            "2026-11-31 00:00:00",
+            "2026-11-21 24:00:00",
+            "2026-11-21 23:60:00",
+            "2026-11-21 23:59:60",
+            "2026-11-21 23:59:60.5",
+            "0000-01-01 00:00:00",
+            "0001-01-01 00:00:00",
+            "9999-12-31 23:59:59.999999",
+            "2026-1-21 12:09:34",
+            "2026-11-21 2:09:34",
+            "+2026-11-21 12:09:34",
+            "2026-11-21 12:09:34Z",
+            "2026-11-21 12:09:34+01:00",
+            "2026-11-21 12:09",
+            "2026-11-21",
+            "2026/11/21 12:09:34",
+            "2026-11-21 12:09:3x",
+            "２０２６-11-21 12:09:34",
+            "",
+        ];
+        for t in texts {
+            assert_eq!(parse_datetime_text(t), parse_with_formats(t), "{t:?}");
+        }
+        assert!(parse_canonical(b"2026-11-21 12:09:34.381899").is_some());
+        assert!(parse_canonical(b"2026-11-21 23:59:60").is_none());
     }
 }

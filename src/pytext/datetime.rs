@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{NaiveDateTime, TimeDelta, Timelike};
+use chrono::{Datelike, NaiveDateTime, TimeDelta, Timelike};
 
 /// Python's `str(datetime)`: `YYYY-MM-DD HH:MM:SS`, plus `.ffffff` only when the microsecond
 /// is not zero. privacyIDEA prints cut-off dates this way, signs audit rows over it, and rules
@@ -19,9 +19,19 @@ pub fn isoformat(dt: &NaiveDateTime) -> String {
 fn with_separator(dt: &NaiveDateTime, sep: char) -> String {
     // chrono keeps a leap second as nanosecond ≥ 1e9; Python has none, so it is folded away.
     let micros = (dt.nanosecond() / 1000) % 1_000_000;
-    let mut out = dt.format("%Y-%m-%d").to_string();
+    let mut out = String::with_capacity(26);
+    // Written field by field: a dump formats two dates per entry, and chrono's `format`
+    // re-reads its format string on every call. Years outside 0..=9999 (which Python cannot
+    // hold) keep chrono's `%Y`, sign and all.
+    if (0..=9999).contains(&dt.year()) {
+        let _ = write!(out, "{:04}-{:02}-{:02}", dt.year(), dt.month(), dt.day());
+    } else {
+        let _ = write!(out, "{}", dt.format("%Y-%m-%d"));
+    }
     out.push(sep);
-    let _ = write!(out, "{}", dt.format("%H:%M:%S"));
+    // A leap second prints as 60, as chrono's `%S` does.
+    let second = dt.second() + u32::from(dt.nanosecond() >= 1_000_000_000);
+    let _ = write!(out, "{:02}:{:02}:{second:02}", dt.hour(), dt.minute());
     if micros != 0 {
         let _ = write!(out, ".{micros:06}");
     }
@@ -63,6 +73,43 @@ pub fn timedelta_str_micros(total: i128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text before it was written field by field, through chrono's `format`.
+    fn with_chrono(dt: &NaiveDateTime, sep: char) -> String {
+        let micros = (dt.nanosecond() / 1000) % 1_000_000;
+        let mut out = dt.format("%Y-%m-%d").to_string();
+        out.push(sep);
+        let _ = write!(out, "{}", dt.format("%H:%M:%S"));
+        if micros != 0 {
+            let _ = write!(out, ".{micros:06}");
+        }
+        out
+    }
+
+    #[test]
+    fn field_by_field_text_is_chronos() {
+        let at = |y, mo, d, h, mi, s, nano| {
+            chrono::NaiveDate::from_ymd_opt(y, mo, d)
+                .unwrap()
+                .and_hms_nano_opt(h, mi, s, nano)
+                .unwrap()
+        };
+        for dt in [
+            at(2026, 11, 21, 12, 9, 34, 381_899_000),
+            at(2026, 1, 2, 3, 4, 5, 0),
+            at(2026, 1, 2, 3, 4, 5, 999),
+            at(2016, 12, 31, 23, 59, 59, 1_000_000_000),
+            at(2016, 12, 31, 23, 59, 59, 1_500_000_000),
+            at(0, 1, 1, 0, 0, 0, 0),
+            at(9999, 12, 31, 23, 59, 59, 999_999_000),
+            at(10_000, 1, 1, 0, 0, 0, 0),
+            at(-1, 12, 31, 0, 0, 0, 1000),
+        ] {
+            for sep in [' ', 'T'] {
+                assert_eq!(with_separator(&dt, sep), with_chrono(&dt, sep), "{dt:?}");
+            }
+        }
+    }
 
     fn dt(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap()
