@@ -93,11 +93,13 @@ pub trait Connection: Send {
     fn execute(&mut self, sql: &str, params: &[Value]) -> DbResult<u64>;
 
     /// Run a query and hand each row to `f` as it arrives, without collecting the result.
+    /// `f` may take the row's cells (`std::mem::take`); the driver refills the row for the
+    /// next one, so collecting rows costs no copy of them.
     fn for_each_row(
         &mut self,
         sql: &str,
         params: &[Value],
-        f: &mut dyn FnMut(&Row) -> DbResult<()>,
+        f: &mut dyn FnMut(&mut Row) -> DbResult<()>,
     ) -> DbResult<()>;
 
     /// Run several `;`-separated statements without parameters (DDL).
@@ -151,7 +153,7 @@ pub trait Connection: Send {
     fn query_rows(&mut self, sql: &str, params: &[Value]) -> DbResult<Vec<Row>> {
         let mut rows = Vec::new();
         self.for_each_row(sql, params, &mut |row| {
-            rows.push(row.clone());
+            rows.push(std::mem::take(row));
             Ok(())
         })?;
         Ok(rows)

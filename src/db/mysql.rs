@@ -412,7 +412,7 @@ impl Connection for MysqlConnection {
         &mut self,
         sql: &str,
         params: &[Value],
-        f: &mut dyn FnMut(&Row) -> DbResult<()>,
+        f: &mut dyn FnMut(&mut Row) -> DbResult<()>,
     ) -> DbResult<()> {
         let params = to_params(params)?;
         let mut result = self.conn.exec_iter(sql, params).map_err(map_err)?;
@@ -421,6 +421,7 @@ impl Connection for MysqlConnection {
             for r in set {
                 let r = r.map_err(map_err)?;
                 row.0.clear();
+                row.0.reserve(r.columns_ref().len()); // the caller may have taken the last row's cells
                 for (i, col) in r.columns_ref().iter().enumerate() {
                     let v = match r.as_ref(i) {
                         Some(v) => to_value(v, col.column_type()),
@@ -428,7 +429,7 @@ impl Connection for MysqlConnection {
                     };
                     row.0.push(v);
                 }
-                f(&row)?;
+                f(&mut row)?;
             }
         }
         Ok(())

@@ -565,7 +565,7 @@ impl Connection for PostgresConnection {
         &mut self,
         sql: &str,
         params: &[Value],
-        f: &mut dyn FnMut(&Row) -> DbResult<()>,
+        f: &mut dyn FnMut(&mut Row) -> DbResult<()>,
     ) -> DbResult<()> {
         let sql = rewrite_placeholders(sql);
         let params: Vec<Param> = params.iter().map(Param).collect();
@@ -576,11 +576,12 @@ impl Connection for PostgresConnection {
         let mut row = Row::default();
         while let Some(r) = rows.next().map_err(map_err)? {
             row.0.clear();
+            row.0.reserve(r.len()); // the caller may have taken the last row's cells
             for i in 0..r.len() {
                 let cell: Cell = r.try_get(i).map_err(map_err)?;
                 row.0.push(cell.0);
             }
-            f(&row)?;
+            f(&mut row)?;
         }
         Ok(())
     }

@@ -126,7 +126,7 @@ impl Connection for SqliteConnection {
         &mut self,
         sql: &str,
         params: &[Value],
-        f: &mut dyn FnMut(&Row) -> DbResult<()>,
+        f: &mut dyn FnMut(&mut Row) -> DbResult<()>,
     ) -> DbResult<()> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
         let ncols = stmt.column_count();
@@ -137,10 +137,11 @@ impl Connection for SqliteConnection {
         let mut row = Row(Vec::with_capacity(ncols));
         while let Some(r) = rows.next().map_err(map_err)? {
             row.0.clear();
+            row.0.reserve(ncols); // the caller may have taken the last row's cells
             for i in 0..ncols {
                 row.0.push(to_value(r.get_ref(i).map_err(map_err)?));
             }
-            f(&row)?;
+            f(&mut row)?;
         }
         Ok(())
     }

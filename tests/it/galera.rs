@@ -427,7 +427,7 @@ impl Connection for ConflictBeforeFirstCommit {
         &mut self,
         sql: &str,
         params: &[Value],
-        f: &mut dyn FnMut(&Row) -> DbResult<()>,
+        f: &mut dyn FnMut(&mut Row) -> DbResult<()>,
     ) -> DbResult<()> {
         self.inner.for_each_row(sql, params, f)
     }
