@@ -12,7 +12,10 @@
 //! `FETCH`, in a READ COMMITTED transaction: the cursor sees the table as it was when the
 //! dated phase began, while the neighbour lookups see the table as it is, as privacyIDEA's do.
 //! An entry deleted after that moment is still dumped (privacyIDEA skips it if its round has
-//! not been read yet; either is what privacyIDEA prints for some timing of the delete).
+//! not been read yet; either is what privacyIDEA prints for some timing of the delete). The
+//! transaction stays open for the whole dump, so a server whose
+//! `idle_in_transaction_session_timeout` is shorter than a stall of the output (a slow pipe
+//! reader) ends the dump with an error.
 //!
 //! Entries without a `date` cannot be dumped by privacyIDEA (it fails on them); they come
 //! first here, in id order, where SQLite and MySQL sort NULL dates. With a time limit they
