@@ -218,24 +218,10 @@ fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize, sigs: Signatures
         conn.close().unwrap();
         base.push(started.elapsed().as_secs_f64());
         assert_eq!(n, rows, "baseline read every row ({len} bytes of text)");
-        let run = run_child(
-            bin,
-            &[
-                "--picfg",
-                &cfg,
-                "audit",
-                "dump",
-                "-f",
-                out.to_str().unwrap(),
-            ],
-            dir,
-        );
-        ours.push(run.wall.as_secs_f64());
-        rss.push(run.max_rss_kb as f64 / 1024.0);
-        let text = std::fs::read(&out).unwrap();
+        let (wall, rss_mb, text) = dump_once(bin, &cfg, &out, dir, rows);
+        ours.push(wall);
+        rss.push(rss_mb);
         bytes = text.len();
-        let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
-        assert_eq!(lines, rows, "the dump has one line per row");
         if sigs == Signatures::FullCost {
             // id, date, sig_check, …: no value before the check has a comma.
             let ok = text
@@ -244,7 +230,6 @@ fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize, sigs: Signatures
                 .count() as i64;
             assert_eq!(ok, signed_audit::POOL, "exactly the pool's rows verify");
         }
-        std::fs::remove_file(&out).unwrap();
     }
     Line {
         scenario: match sigs {
@@ -259,6 +244,21 @@ fn audit_dump(bin: &Path, dir: &Path, rows: u64, repeat: usize, sigs: Signatures
         rss_mb: rss.iter().cloned().fold(0.0, f64::max),
         note: runs_note(bytes, &ours, &base),
     }
+}
+
+/// One `pi-manage audit dump -f OUT` run: its wall time (s), peak RSS (MB) and the CSV, which
+/// must have one line per row; the file is removed again.
+fn dump_once(bin: &Path, cfg: &str, out: &Path, dir: &Path, rows: u64) -> (f64, f64, Vec<u8>) {
+    let run = run_child(
+        bin,
+        &["--picfg", cfg, "audit", "dump", "-f", out.to_str().unwrap()],
+        dir,
+    );
+    let text = std::fs::read(out).unwrap();
+    std::fs::remove_file(out).unwrap();
+    let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
+    assert_eq!(lines, rows, "the dump has one line per row");
+    (run.wall.as_secs_f64(), run.max_rss_kb as f64 / 1024.0, text)
 }
 
 /// `audit_dump` on the server whose admin URL `var` names (`None` when it is not set).
@@ -337,25 +337,10 @@ fn audit_dump_on_server(
             .unwrap();
         assert!(status.success(), "baseline: {baseline}");
         base.push(started.elapsed().as_secs_f64());
-        let run = run_child(
-            bin,
-            &[
-                "--picfg",
-                &cfg,
-                "audit",
-                "dump",
-                "-f",
-                out.to_str().unwrap(),
-            ],
-            dir,
-        );
-        ours.push(run.wall.as_secs_f64());
-        rss.push(run.max_rss_kb as f64 / 1024.0);
-        let text = std::fs::read(&out).unwrap();
+        let (wall, rss_mb, text) = dump_once(bin, &cfg, &out, dir, rows);
+        ours.push(wall);
+        rss.push(rss_mb);
         bytes = text.len();
-        let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
-        assert_eq!(lines, rows, "the dump has one line per row");
-        std::fs::remove_file(&out).unwrap();
     }
     Some(Line {
         scenario: format!("audit dump ({label})"),

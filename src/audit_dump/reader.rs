@@ -298,7 +298,7 @@ impl Reader {
     pub fn close(&mut self, conn: &mut dyn Connection) -> DbResult<()> {
         if self.dated_read == DatedRead::CursorOpen {
             self.dated_read = DatedRead::CursorPending;
-            conn.execute_batch("ROLLBACK")?;
+            conn.rollback()?;
         }
         Ok(())
     }
